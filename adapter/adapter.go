@@ -210,9 +210,11 @@ type Adapter interface {
 	// Broadcast delivers pkt to the matching sockets. Cluster-wide.
 	Broadcast(ctx context.Context, pkt *Packet, opts BroadcastOptions) error
 	// BroadcastWithAck delivers pkt asking each client for an ack.
-	// onClientCount is called once per node that delivered (this node
-	// included) with the number of clients it reached; onAck once per
-	// client answer. Acks are awaited for opts.Flags.Timeout. Cluster-wide.
+	// onClientCount is called once per node (this node included), with the
+	// number of clients that node reached, 0 included, so the caller can
+	// tell when every node has answered; onAck once per client answer.
+	// Acks may arrive before their node's count. Acks are awaited for
+	// opts.Flags.Timeout. Cluster-wide.
 	BroadcastWithAck(ctx context.Context, pkt *Packet, opts BroadcastOptions, onClientCount func(n int), onAck AckFunc) error
 
 	// Sockets returns the ids of the sockets in any of rooms (all sockets

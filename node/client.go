@@ -1,0 +1,229 @@
+package node
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/sio-go/sio/node/engineio"
+	"github.com/sio-go/sio/node/parser"
+)
+
+// client is one Engine.IO connection and the sockets it opened, one per
+// namespace. Packets arrive on one goroutine at a time (the engine's
+// handler contract); the sockets map is also read by other goroutines.
+type client struct {
+	srv  *Server
+	conn *engineio.Conn
+	dec  *parser.Decoder // used only from the engine's handler goroutine
+
+	mu           sync.Mutex
+	sockets      map[string]*Socket // by namespace; includes connecting ones
+	connected    bool               // at least one namespace joined
+	closed       bool
+	connectTimer *time.Timer
+
+	// rate limiting (token bucket), handler goroutine only
+	tokens   float64
+	lastFill time.Time
+}
+
+func newClient(s *Server, c *engineio.Conn) *client {
+	cl := &client{
+		srv:     s,
+		conn:    c,
+		dec:     parser.NewDecoder(s.cfg.MaxAttachments),
+		sockets: make(map[string]*Socket, 1),
+	}
+	if n := s.cfg.MaxPacketsPerSecond; n > 0 {
+		cl.tokens = float64(n)
+		cl.lastFill = time.Now()
+	}
+	c.SetHandler(cl)
+	cl.connectTimer = time.AfterFunc(s.cfg.ConnectTimeout, cl.onConnectTimeout)
+	return cl
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	joined := c.connected
+	c.mu.Unlock()
+	if !joined {
+		c.srv.cfg.Logger.Debug("no namespace joined in time, closing", "sid", c.conn.ID())
+		c.conn.Close(ReasonForcedServerClose)
+	}
+}
+
+// OnMessage implements engineio.Handler.
+func (c *client) OnMessage(data []byte, binary bool) {
+	pkt, err := c.dec.Add(data, binary)
+	if err != nil {
+		c.srv.cfg.Logger.Debug("invalid packet, closing", "sid", c.conn.ID(), "err", err)
+		c.srv.metrics.invalidPackets.Inc()
+		c.conn.Close(ReasonParseError)
+		return
+	}
+	if pkt == nil {
+		return // waiting for attachments
+	}
+	if !c.allowPacket() {
+		c.srv.cfg.Logger.Info("packet rate over the limit, closing", "sid", c.conn.ID())
+		c.conn.Close(ReasonRateLimited)
+		return
+	}
+	c.srv.metrics.packetIn(pkt.Type)
+	if pkt.Type == parser.Connect {
+		c.onConnect(pkt)
+		return
+	}
+	c.mu.Lock()
+	sock := c.sockets[pkt.Nsp]
+	c.mu.Unlock()
+	if sock == nil || !sock.isConnected() {
+		c.srv.cfg.Logger.Debug("packet for a namespace not joined, closing", "sid", c.conn.ID(), "nsp", pkt.Nsp)
+		c.conn.Close(ReasonParseError)
+		return
+	}
+	switch pkt.Type {
+	case parser.Event, parser.BinaryEvent:
+		sock.onEvent(pkt)
+	case parser.Ack, parser.BinaryAck:
+		sock.onAck(pkt)
+	case parser.Disconnect:
+		sock.onClose(ReasonClientNamespaceDisconnect)
+	default: // CONNECT_ERROR from a client is invalid
+		c.conn.Close(ReasonParseError)
+	}
+}
+
+func (c *client) allowPacket() bool {
+	limit := c.srv.cfg.MaxPacketsPerSecond
+	if limit <= 0 {
+		return true
+	}
+	now := time.Now()
+	c.tokens += now.Sub(c.lastFill).Seconds() * float64(limit)
+	c.lastFill = now
+	if c.tokens > float64(limit) {
+		c.tokens = float64(limit)
+	}
+	if c.tokens < 1 {
+		c.srv.metrics.rateLimited.Inc()
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *client) onConnect(pkt *parser.Packet) {
+	c.mu.Lock()
+	_, dup := c.sockets[pkt.Nsp]
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	if dup {
+		c.srv.cfg.Logger.Debug("second CONNECT for a namespace, closing", "sid", c.conn.ID(), "nsp", pkt.Nsp)
+		c.conn.Close(ReasonParseError)
+		return
+	}
+	auth := pkt.Data
+	if len(auth) == 0 {
+		auth = json.RawMessage("{}")
+	} else {
+		auth = append(json.RawMessage(nil), auth...)
+	}
+	ns := c.srv.lookup(pkt.Nsp, auth)
+	if ns == nil || c.srv.closing.Load() {
+		c.sendPacket(&parser.Packet{Type: parser.ConnectError, Nsp: pkt.Nsp, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
+		return
+	}
+	ns.add(c, auth)
+}
+
+// register records a socket as the client's socket of its namespace; it
+// fails when the client closed meanwhile.
+func (c *client) register(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if _, dup := c.sockets[s.ns.name]; dup {
+		return false
+	}
+	c.sockets[s.ns.name] = s
+	if !c.connected {
+		c.connected = true
+		c.connectTimer.Stop()
+	}
+	return true
+}
+
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.ns.name] == s {
+		delete(c.sockets, s.ns.name)
+	}
+	c.mu.Unlock()
+}
+
+// OnClose implements engineio.Handler.
+func (c *client) OnClose(reason string) {
+	c.mu.Lock()
+	c.closed = true
+	c.connectTimer.Stop()
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.onClose(reason)
+	}
+	if reason == ReasonSlowConsumer {
+		c.srv.metrics.slowConsumers.Inc()
+	}
+}
+
+// disconnectAll sends DISCONNECT on every socket, then closes the connection
+// (socket.disconnect(true)).
+func (c *client) disconnectAll() {
+	c.mu.Lock()
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.Disconnect(false)
+	}
+	c.conn.Close(ReasonForcedServerClose)
+}
+
+// sendPacket encodes and queues one packet for this client.
+func (c *client) sendPacket(p *parser.Packet) error {
+	return c.send(encodeMessages(p), false)
+}
+
+func (c *client) send(msgs []*engineio.Message, volatile bool) error {
+	if volatile {
+		if !c.conn.TrySend(msgs...) {
+			c.srv.metrics.volatileDrops.Inc()
+		}
+		return nil
+	}
+	return c.conn.Send(msgs...)
+}
+
+// encodeMessages turns a packet into its Engine.IO messages: the text
+// header and one binary message per attachment.
+func encodeMessages(p *parser.Packet) []*engineio.Message {
+	msgs := make([]*engineio.Message, 0, 1+len(p.Attachments))
+	msgs = append(msgs, engineio.NewTextMessage(parser.Encode(p)))
+	for _, a := range p.Attachments {
+		msgs = append(msgs, engineio.NewBinaryMessage(a))
+	}
+	return msgs
+}

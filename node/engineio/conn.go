@@ -1,0 +1,474 @@
+package engineio
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close reasons, with Node's wording.
+const (
+	reasonTransportClose = "transport close"
+	reasonTransportError = "transport error"
+	reasonPingTimeout    = "ping timeout"
+	reasonParseError     = "parse error"
+	reasonSlowConsumer   = "slow consumer"
+)
+
+// connState is a session's lifecycle state.
+type connState uint8
+
+const (
+	// stateOpen: packets flow both ways.
+	stateOpen connState = iota
+	// stateClosing: Close was called; the queue is being flushed, incoming
+	// packets are ignored and Send fails.
+	stateClosing
+	// stateClosed: the session is gone; OnClose is delivered (or about to be).
+	stateClosed
+)
+
+// pollCloseTimeout bounds how long a graceful Close of a polling session
+// waits for the client's next GET to deliver the queued packets and the
+// close packet (Node's polling closeTimeout).
+const pollCloseTimeout = 30 * time.Second
+
+// serverClosePollWait is that wait during Server.Close, kept short so a
+// shutdown is not held up by a client that stopped polling.
+const serverClosePollWait = time.Second
+
+// Conn is one Engine.IO session. Its methods are goroutine-safe.
+//
+// Locks: hmu serializes Handler calls; mu guards the rest. Order: hmu, then
+// mu, then the scheduler's lock. No lock is held across network I/O.
+type Conn struct {
+	srv *Server
+	id  string
+	req *RequestInfo
+
+	// hmu is held while calling the Handler, so its methods run one at a
+	// time; handlerDone (under hmu) is set before OnClose.
+	hmu         sync.Mutex
+	handlerDone bool
+
+	// closed mirrors state == stateClosed for lock-free checks.
+	closed atomic.Bool
+
+	mu          sync.Mutex
+	handler     Handler
+	state       connState
+	websocket   bool // current transport is websocket (ws-only session or upgraded)
+	closeReason string
+
+	// queue holds the messages not yet handed to the network; queueBytes
+	// counts them plus those a websocket writer is writing.
+	queue      []*Message
+	queueBytes int
+
+	// Long-polling: getWaiter is the pending GET's wake channel (nil when
+	// none); getFinal is the body a GET released by finalization writes.
+	getWaiter  chan struct{}
+	getFinal   string
+	postActive bool
+	closeTimer *time.Timer
+
+	// WebSocket: ws is the main connection; writerRunning is true while a
+	// writer goroutine owns it.
+	ws            *websocket.Conn
+	writerRunning bool
+
+	// Upgrade: probe is the websocket being probed; probed is set once
+	// "2probe" was answered.
+	probe        *websocket.Conn
+	probed       bool
+	upgradeTimer *time.Timer
+
+	// Heartbeat, under mu: hbDue is when the armed timer is due (the pong
+	// deadline while awaitingPong), in scheduler time.
+	awaitingPong bool
+	hbGen        uint64
+	hbDue        int64
+	// Heartbeat scheduler entry, under scheduler.mu.
+	hbIdx      int
+	hbAt       int64
+	hbSchedGen uint64
+}
+
+// RequestInfo is what a session keeps of its handshake request (the request
+// itself is not retained).
+type RequestInfo struct {
+	Header     http.Header
+	RemoteAddr string
+	URL        string // path and raw query as received
+	Query      url.Values
+	Secure     bool
+	Time       time.Time
+}
+
+func newRequestInfo(r *http.Request, q url.Values) *RequestInfo {
+	return &RequestInfo{
+		Header:     r.Header.Clone(),
+		RemoteAddr: r.RemoteAddr,
+		URL:        r.URL.RequestURI(),
+		Query:      q,
+		Secure:     r.TLS != nil,
+		Time:       time.Now(),
+	}
+}
+
+func newConn(s *Server, id string, req *RequestInfo) *Conn {
+	return &Conn{srv: s, id: id, req: req, hbIdx: -1}
+}
+
+// ID returns the Engine.IO session id.
+func (c *Conn) ID() string { return c.id }
+
+// Request returns the handshake request's details.
+func (c *Conn) Request() *RequestInfo { return c.req }
+
+// Transport returns "polling" or "websocket" (the current transport).
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transportLocked()
+}
+
+func (c *Conn) transportLocked() string {
+	if c.websocket {
+		return transportWebSocket
+	}
+	return transportPolling
+}
+
+// SetHandler sets the event handler; call it from onConnection.
+func (c *Conn) SetHandler(h Handler) {
+	c.mu.Lock()
+	c.handler = h
+	c.mu.Unlock()
+}
+
+// Send queues messages, in order and contiguously (a packet and its
+// binary attachments), to the connection's writer. It never blocks. It
+// returns ErrClosed on a closed session and ErrSlowConsumer when the queue
+// bound is passed (the session is then closed with "slow consumer").
+func (c *Conn) Send(msgs ...*Message) error {
+	n := 0
+	for _, m := range msgs {
+		n += m.size()
+	}
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.queueBytes+n > c.srv.cfg.MaxQueueBytes {
+		after := c.finalizeLocked(reasonSlowConsumer, false)
+		c.mu.Unlock()
+		after()
+		return ErrSlowConsumer
+	}
+	c.enqueueLocked(msgs, n)
+	c.mu.Unlock()
+	return nil
+}
+
+// TrySend is Send for volatile messages: it drops them (returning false)
+// when the transport is not ready to write (queue not empty, no pending
+// GET, upgrade in progress).
+func (c *Conn) TrySend(msgs ...*Message) bool {
+	n := 0
+	for _, m := range msgs {
+		n += m.size()
+	}
+	c.mu.Lock()
+	ready := c.state == stateOpen && len(c.queue) == 0 && c.probe == nil &&
+		c.queueBytes+n <= c.srv.cfg.MaxQueueBytes
+	if ready {
+		if c.websocket {
+			ready = !c.writerRunning
+		} else {
+			ready = c.getWaiter != nil
+		}
+	}
+	if !ready {
+		c.mu.Unlock()
+		c.srv.cfg.Hooks.volatileDropped()
+		return false
+	}
+	c.enqueueLocked(msgs, n)
+	c.mu.Unlock()
+	return true
+}
+
+// Close flushes what is queued and closes the session; OnClose gets
+// reason. A polling session without a pending GET waits for the client's
+// next GET (at most 30s, as Node) to deliver the queue and the close
+// packet.
+func (c *Conn) Close(reason string) { c.closeGraceful(reason, pollCloseTimeout) }
+
+// closeGraceful starts a graceful close: stop accepting packets, flush the
+// queue, then send the close (websocket close frame, or "1" to a GET).
+func (c *Conn) closeGraceful(reason string, pollWait time.Duration) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	c.closeReason = reason
+	probe := c.abortProbeLocked()
+	if c.websocket {
+		c.kickLocked()
+	} else if c.getWaiter != nil {
+		c.signalGETLocked()
+	} else {
+		c.closeTimer = time.AfterFunc(pollWait, func() { c.closeNow(reason) })
+	}
+	c.mu.Unlock()
+	if probe != nil {
+		_ = probe.Close()
+	}
+}
+
+// closeNow closes the session at once, dropping what is queued.
+func (c *Conn) closeNow(reason string) {
+	c.mu.Lock()
+	after := c.finalizeLocked(reason, false)
+	c.mu.Unlock()
+	after()
+}
+
+// enqueueLocked appends msgs (n bytes) and wakes the transport.
+func (c *Conn) enqueueLocked(msgs []*Message, n int) {
+	c.queue = append(c.queue, msgs...)
+	c.queueBytes += n
+	c.srv.cfg.Hooks.queueBytes(n)
+	c.kickLocked()
+}
+
+// kickLocked makes the current transport write what is queued: it starts
+// the websocket writer if none runs, or wakes the pending GET.
+func (c *Conn) kickLocked() {
+	if c.websocket {
+		if !c.writerRunning && c.ws != nil && c.state != stateClosed {
+			c.writerRunning = true
+			c.srv.wg.Add(1)
+			go c.writeLoop(c.ws)
+		}
+		return
+	}
+	c.signalGETLocked()
+}
+
+// signalGETLocked wakes the pending GET, if any.
+func (c *Conn) signalGETLocked() {
+	if c.getWaiter != nil {
+		select {
+		case c.getWaiter <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// abortProbeLocked abandons an upgrade in progress and returns the probe
+// websocket for the caller to close after unlocking.
+func (c *Conn) abortProbeLocked() *websocket.Conn {
+	p := c.probe
+	c.probe = nil
+	c.probed = false
+	if c.upgradeTimer != nil {
+		c.upgradeTimer.Stop()
+		c.upgradeTimer = nil
+	}
+	return p
+}
+
+// finalizeLocked ends the session and returns the work to do once c.mu is
+// released (closing sockets, unregistering, hooks, OnClose). It is
+// idempotent: a second call returns a no-op. graceful leaves the main
+// websocket open for the reader to finish the close handshake.
+func (c *Conn) finalizeLocked(reason string, graceful bool) func() {
+	if c.state == stateClosed {
+		return func() {}
+	}
+	if c.state == stateClosing {
+		reason = c.closeReason
+	}
+	transport := c.transportLocked()
+	c.state = stateClosed
+	c.closeReason = reason
+	c.closed.Store(true)
+	c.srv.sched.cancel(c)
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+		c.closeTimer = nil
+	}
+	probe := c.abortProbeLocked()
+	if c.queueBytes != 0 {
+		c.srv.cfg.Hooks.queueBytes(-c.queueBytes)
+	}
+	c.queue = nil
+	c.queueBytes = 0
+	if c.getWaiter != nil {
+		// Node: a client close releases the GET with a noop, any other
+		// close sends the close packet.
+		if reason == reasonTransportClose {
+			c.getFinal = "6"
+		} else {
+			c.getFinal = "1"
+		}
+		c.signalGETLocked()
+	}
+	var ws *websocket.Conn
+	if !graceful {
+		ws = c.ws
+	}
+	return func() {
+		if ws != nil {
+			_ = ws.Close()
+		}
+		if probe != nil {
+			_ = probe.Close()
+		}
+		c.srv.remove(c)
+		c.srv.cfg.Hooks.sessionClosed(transport, reason)
+		if l := c.srv.cfg.Logger; l.Enabled(context.Background(), slog.LevelDebug) {
+			l.Debug("engineio: session closed", "sid", c.id, "transport", transport, "reason", reason)
+		}
+		go c.deliverClose(reason)
+	}
+}
+
+// deliverClose calls OnClose once, after any OnMessage in progress.
+func (c *Conn) deliverClose(reason string) {
+	defer c.srv.wg.Done()
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	c.handlerDone = true
+	c.mu.Lock()
+	h := c.handler
+	c.mu.Unlock()
+	if h != nil {
+		h.OnClose(reason)
+	}
+}
+
+// dispatch hands one message to the Handler.
+func (c *Conn) dispatch(data []byte, binary bool) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.handlerDone {
+		return
+	}
+	c.mu.Lock()
+	h, open := c.handler, c.state == stateOpen
+	c.mu.Unlock()
+	if h != nil && open {
+		h.OnMessage(data, binary)
+	}
+}
+
+// onPacket handles one packet received on the main transport. It returns
+// false when the session closed and the caller must stop reading.
+func (c *Conn) onPacket(p packet) bool {
+	c.srv.cfg.Hooks.packetIn(p.typ, len(p.data))
+	switch p.typ {
+	case ptMessage:
+		c.dispatch(p.data, p.binary)
+	case ptPong:
+		c.onPong()
+	case ptPing:
+		// In v4 only the server pings ("invalid heartbeat direction").
+		c.closeNow(reasonTransportError)
+		return false
+	case ptClose:
+		c.closeNow(reasonTransportClose)
+		return false
+	}
+	// open, upgrade and noop are ignored on the main transport, as Node.
+	return !c.closed.Load()
+}
+
+// scheduleLocked arms the heartbeat timer d from now.
+func (c *Conn) scheduleLocked(d time.Duration) {
+	c.scheduleAtLocked(c.srv.sched.now() + int64(d))
+}
+
+// scheduleAtLocked arms the heartbeat timer at the scheduler time at.
+func (c *Conn) scheduleAtLocked(at int64) {
+	c.hbGen++
+	c.hbDue = at
+	c.srv.sched.set(c, at, c.hbGen)
+}
+
+// pingExpiredLocked reports a pong deadline already passed whose timer has
+// not fired yet; callers treat it as the timeout, so the outcome does not
+// depend on timer latency.
+func (c *Conn) pingExpiredLocked() bool {
+	return c.awaitingPong && c.state == stateOpen && c.srv.sched.now() >= c.hbDue
+}
+
+// onHeartbeat runs on the scheduler goroutine when the heartbeat timer
+// tagged gen fires: send a ping, or close on a missing pong.
+func (c *Conn) onHeartbeat(gen uint64) {
+	c.mu.Lock()
+	if gen != c.hbGen || c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitingPong {
+		after := c.finalizeLocked(reasonPingTimeout, false)
+		c.mu.Unlock()
+		after()
+		return
+	}
+	c.awaitingPong = true
+	c.enqueueLocked([]*Message{pingMessage}, pingMessage.size())
+	// The pong deadline counts from when the ping was due, so timer
+	// latency does not stretch it; but a badly late ping still leaves the
+	// client half the timeout to answer.
+	timeout := int64(c.srv.cfg.PingTimeout)
+	at := c.hbDue + timeout
+	if floor := c.srv.sched.now() + timeout/2; at < floor {
+		at = floor
+	}
+	c.scheduleAtLocked(at)
+	c.mu.Unlock()
+}
+
+// onPong handles a pong: the next ping is due PingInterval from now. A pong
+// after the deadline is a timeout.
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	if c.pingExpiredLocked() {
+		after := c.finalizeLocked(reasonPingTimeout, false)
+		c.mu.Unlock()
+		after()
+		return
+	}
+	if c.state == stateOpen && c.awaitingPong {
+		c.awaitingPong = false
+		c.scheduleLocked(c.srv.cfg.PingInterval)
+	}
+	c.mu.Unlock()
+}
+
+// expireIfLate closes the session with "ping timeout" when its pong
+// deadline passed; it reports whether it did.
+func (c *Conn) expireIfLate() bool {
+	c.mu.Lock()
+	if !c.pingExpiredLocked() {
+		c.mu.Unlock()
+		return false
+	}
+	after := c.finalizeLocked(reasonPingTimeout, false)
+	c.mu.Unlock()
+	after()
+	return true
+}

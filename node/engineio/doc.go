@@ -1,0 +1,54 @@
+// Package engineio implements an Engine.IO v4 server: the transport layer
+// under Socket.IO, wire-compatible with Node's engine.io 6 and the official
+// clients.
+//
+// # Contract
+//
+// A Server is an http.Handler mounted at the Engine.IO path (for example
+// "/engine.io/" or "/socket.io/"). It speaks protocol v4 only (EIO=4) over
+// HTTP long-polling and WebSocket (gorilla/websocket), including the
+// polling→websocket upgrade (2probe/3probe, noop, 5). Handshakes answer
+// 0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}; errors are
+// Node's JSON {"code":N,"message":"..."} with HTTP 400 (403 for code 4
+// "Forbidden"; 503 while SetAccepting(false)). Long-polling payloads are
+// joined by "\x1e", binary as "b"+base64; a websocket carries one packet per
+// frame, binary frames raw. The server pings every PingInterval and closes a
+// session with "ping timeout" when no pong arrives within PingTimeout.
+//
+// Every new session is passed to the onConnection callback before any of its
+// packets is handled; it sets the session's Handler. Messages go out with
+// Conn.Send (or Conn.TrySend for volatile ones); a Message is encoded once
+// and may be shared by any number of sessions (broadcast).
+//
+// # Concurrency
+//
+// Server and Conn methods are safe for concurrent use. Send and TrySend never
+// block: each session has a byte-bounded queue (Config.MaxQueueBytes); going
+// past it closes the session with "slow consumer". A session's writes are
+// serialized by its transport: the pending long-polling GET, or a websocket
+// writer goroutine that runs only while the queue is non-empty. No lock is
+// held across network I/O.
+//
+// Handler methods of one session are called one at a time, in order, never
+// concurrently; OnClose is called exactly once, last. A Handler may call
+// Send, TrySend and Close from inside its methods. For long-polling, a POST
+// is answered only after OnMessage returned for all of its packets, so
+// replies sent from OnMessage reach the next GET in one batch.
+//
+// Heartbeats of all sessions run on one scheduler goroutine (a timer heap)
+// that exists only while sessions do. An idle websocket session holds one
+// reader goroutine and no buffers besides gorilla's 256-byte read buffer
+// (about 8 KB in all, 4 KB of it the goroutine stack).
+//
+// Lock order: Conn.hmu (handler calls), then Conn.mu, then the scheduler's
+// lock; Server.mu is never taken with Conn.mu held. Hooks may run with
+// Conn.mu held and must not call back into the package.
+//
+// # Closing
+//
+// Conn.Close flushes the queue, then sends the close (a websocket close
+// frame; "1" to the pending or next long-polling GET) and ends the session.
+// Server.Close does this for every session, refuses new handshakes, and
+// returns when every session has ended and the package's goroutines for
+// this server have exited.
+package engineio

@@ -1,0 +1,161 @@
+package node
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sio-go/sio/node/engineio"
+	"github.com/sio-go/sio/node/parser"
+)
+
+// Metrics are the server's Prometheus collectors, all prefixed "sio_". No
+// metric has a per-socket or per-room label.
+type Metrics struct {
+	sessions           *prometheus.GaugeVec   // transport
+	upgrades           prometheus.Counter     //
+	sockets            *prometheus.GaugeVec   // namespace
+	rooms              *prometheus.GaugeVec   // namespace
+	enginePacketsIn    *prometheus.CounterVec // type
+	engineBytesIn      *prometheus.CounterVec // type
+	enginePacketsOut   *prometheus.CounterVec // type
+	engineBytesOut     *prometheus.CounterVec // type
+	packetsIn          *prometheus.CounterVec // socket.io type
+	packetsOut         *prometheus.CounterVec // socket.io type
+	broadcasts         *prometheus.CounterVec // scope: local|cluster
+	deliveries         prometheus.Counter
+	volatileDrops      prometheus.Counter
+	slowConsumers      prometheus.Counter
+	disconnects        *prometheus.CounterVec // reason
+	ackTimeouts        prometheus.Counter
+	connectErrors      prometheus.Counter
+	invalidPackets     prometheus.Counter
+	rateLimited        prometheus.Counter
+	connectionsRefused prometheus.Counter
+	queueBytes         prometheus.Gauge
+	redisPublishes     prometheus.Counter
+	redisPublishErrors prometheus.Counter
+	redisReceived      prometheus.Counter
+	redisDropped       prometheus.Counter
+	redisRequest       *prometheus.HistogramVec // kind
+}
+
+func newMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		sessions:           gaugeVec("engine_sessions", "Open Engine.IO sessions by current transport.", "transport"),
+		upgrades:           counter("engine_upgrades_total", "Polling sessions upgraded to websocket."),
+		sockets:            gaugeVec("sockets", "Connected sockets by namespace.", "namespace"),
+		rooms:              gaugeVec("rooms", "Local rooms by namespace (socket-id rooms included).", "namespace"),
+		enginePacketsIn:    counterVec("engine_packets_in_total", "Engine.IO packets received by type.", "type"),
+		engineBytesIn:      counterVec("engine_bytes_in_total", "Engine.IO payload bytes received by packet type.", "type"),
+		enginePacketsOut:   counterVec("engine_packets_out_total", "Engine.IO packets written by type.", "type"),
+		engineBytesOut:     counterVec("engine_bytes_out_total", "Engine.IO payload bytes written by packet type.", "type"),
+		packetsIn:          counterVec("packets_in_total", "Socket.IO packets received by type.", "type"),
+		packetsOut:         counterVec("packets_out_total", "Socket.IO packets queued to clients by type (one per recipient).", "type"),
+		broadcasts:         counterVec("broadcasts_total", "Broadcasts sent from this node: scope local (Local flag) or cluster.", "scope"),
+		deliveries:         counter("broadcast_deliveries_total", "Broadcast packets queued to local sockets (one per recipient)."),
+		volatileDrops:      counter("volatile_drops_total", "Volatile packets dropped for a client not ready to write."),
+		slowConsumers:      counter("slow_consumer_disconnects_total", "Connections closed because their write queue passed its bound."),
+		disconnects:        counterVec("disconnects_total", "Socket disconnections by reason.", "reason"),
+		ackTimeouts:        counter("ack_timeouts_total", "Acknowledgement waits that timed out."),
+		connectErrors:      counter("connect_errors_total", "Connections rejected by a middleware."),
+		invalidPackets:     counter("invalid_packets_total", "Connections closed for a malformed Socket.IO packet."),
+		rateLimited:        counter("rate_limited_total", "Connections closed for exceeding the packet rate limit."),
+		connectionsRefused: counter("connections_refused_total", "Handshakes refused by the connection limit."),
+		queueBytes:         gauge("writer_queue_bytes", "Bytes queued in connection writers, not yet written."),
+		redisPublishes:     counter("redis_publishes_total", "Messages published to Redis."),
+		redisPublishErrors: counter("redis_errors_total", "Redis publish and subscription errors."),
+		redisReceived:      counter("redis_messages_received_total", "Messages received from Redis."),
+		redisDropped:       counter("redis_messages_dropped_total", "Messages from Redis dropped because a worker queue was full."),
+		redisRequest: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "sio", Name: "redis_request_duration_seconds",
+			Help:    "Round trip of cluster requests through Redis, by kind.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"kind"}),
+	}
+	if reg != nil {
+		for _, c := range m.collectors() {
+			reg.MustRegister(c)
+		}
+	}
+	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.sessions, m.upgrades, m.sockets, m.rooms, m.enginePacketsIn, m.engineBytesIn,
+		m.enginePacketsOut, m.engineBytesOut, m.packetsIn, m.packetsOut, m.broadcasts, m.deliveries, m.volatileDrops,
+		m.slowConsumers, m.disconnects, m.ackTimeouts, m.connectErrors, m.invalidPackets, m.rateLimited,
+		m.connectionsRefused, m.queueBytes, m.redisPublishes, m.redisPublishErrors, m.redisReceived, m.redisDropped,
+		m.redisRequest}
+}
+
+func (m *Metrics) engineHooks() engineio.Hooks {
+	return engineio.Hooks{
+		SessionOpened: func(t string) { m.sessions.WithLabelValues(t).Inc() },
+		SessionClosed: func(t, _ string) { m.sessions.WithLabelValues(t).Dec() },
+		Upgraded: func() {
+			m.upgrades.Inc()
+			m.sessions.WithLabelValues("polling").Dec()
+			m.sessions.WithLabelValues("websocket").Inc()
+		},
+		PacketIn: func(t string, n int) {
+			m.enginePacketsIn.WithLabelValues(t).Inc()
+			m.engineBytesIn.WithLabelValues(t).Add(float64(n))
+		},
+		PacketOut: func(t string, n int) {
+			m.enginePacketsOut.WithLabelValues(t).Inc()
+			m.engineBytesOut.WithLabelValues(t).Add(float64(n))
+		},
+		QueueBytes:      func(d int) { m.queueBytes.Add(float64(d)) },
+		VolatileDropped: func() { m.volatileDrops.Inc() },
+	}
+}
+
+// ObserveRedisPublish counts a publish to Redis, failed when err != nil.
+func (m *Metrics) ObserveRedisPublish(err error) {
+	if err != nil {
+		m.redisPublishErrors.Inc()
+		return
+	}
+	m.redisPublishes.Inc()
+}
+
+// ObserveRedisError counts a Redis error other than a publish.
+func (m *Metrics) ObserveRedisError() { m.redisPublishErrors.Inc() }
+
+// ObserveRedisReceived counts a message received from Redis.
+func (m *Metrics) ObserveRedisReceived() { m.redisReceived.Inc() }
+
+// ObserveRedisDropped counts a message from Redis dropped on overflow.
+func (m *Metrics) ObserveRedisDropped() { m.redisDropped.Inc() }
+
+// ObserveRedisRequest records the round trip of a cluster request.
+func (m *Metrics) ObserveRedisRequest(kind string, d time.Duration) {
+	m.redisRequest.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+func (m *Metrics) packetIn(t parser.Type) { m.packetsIn.WithLabelValues(typeName(t)).Inc() }
+
+var typeNames = [...]string{"connect", "disconnect", "event", "ack", "connect_error", "binary_event", "binary_ack"}
+
+func typeName(t parser.Type) string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "unknown"
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sio", Name: name, Help: help})
+}
+
+func counterVec(name, help, label string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sio", Name: name, Help: help}, []string{label})
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sio", Name: name, Help: help})
+}
+
+func gaugeVec(name, help, label string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sio", Name: name, Help: help}, []string{label})
+}

@@ -1,0 +1,541 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sio-go/sio/adapter"
+	"github.com/sio-go/sio/node/parser"
+)
+
+// AckFunc answers a client's event that asked for an acknowledgement. It
+// sends the ACK at most once; a second call returns ErrAckAlreadySent.
+type AckFunc func(args ...any) error
+
+// EventHandler handles one incoming event. ack is nil when the client
+// asked for no acknowledgement. Handlers run on the connection's reading
+// goroutine, one at a time: a handler that blocks delays that client's
+// next packets (not other clients); do long work in a goroutine.
+type EventHandler func(args Args, ack AckFunc)
+
+// AnyHandler sees every incoming (OnAny) or outgoing (OnAnyOutgoing) event.
+type AnyHandler func(event string, args Args)
+
+// PacketMiddleware runs for every incoming event before its handlers, in
+// registration order. next(err) stops the event and raises the socket's
+// error handlers with err.
+type PacketMiddleware func(event string, args Args, next func(error))
+
+// Socket is one client's connection to one namespace. All methods are
+// goroutine-safe.
+type Socket struct {
+	id        adapter.SocketID
+	ns        *Namespace
+	client    *client
+	handshake adapter.Handshake
+	connected atomic.Bool
+	closing   atomic.Bool
+
+	mu            sync.Mutex
+	handlers      map[string][]EventHandler
+	anyIn         []AnyHandler
+	anyOut        []AnyHandler
+	middlewares   []PacketMiddleware
+	onDisconnect  []func(reason string)
+	onDisconnecti []func(reason string)
+	onError       []func(err error)
+	acks          map[uint64]func(Args, error)
+	data          any
+}
+
+func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
+	return &Socket{
+		id:        adapter.SocketID(newID()),
+		ns:        ns,
+		client:    c,
+		handshake: buildHandshake(c, auth),
+		handlers:  make(map[string][]EventHandler),
+	}
+}
+
+func buildHandshake(c *client, auth json.RawMessage) adapter.Handshake {
+	req := c.conn.Request()
+	h := adapter.Handshake{Headers: make(map[string]string, len(req.Header)), Query: make(map[string]string, len(req.Query)), Auth: auth}
+	for k, v := range req.Header {
+		h.Headers[strings.ToLower(k)] = strings.Join(v, ", ")
+	}
+	for k, v := range req.Query {
+		if len(v) > 0 {
+			h.Query[k] = v[0]
+		}
+	}
+	t := req.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	h.Time = t.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)")
+	h.Issued = t.UnixMilli()
+	h.Address = req.RemoteAddr
+	if host, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
+		h.Address = host
+	}
+	h.XDomain = req.Header.Get("Origin") != ""
+	h.Secure = req.Secure
+	h.URL = req.URL
+	return h
+}
+
+// ID returns the socket's id (also the name of its own room).
+func (s *Socket) ID() string { return string(s.id) }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.ns }
+
+// Handshake returns how the socket connected.
+func (s *Socket) Handshake() adapter.Handshake { return s.handshake }
+
+// Transport returns the current transport: "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.isConnected() }
+
+func (s *Socket) isConnected() bool { return s.connected.Load() && !s.closing.Load() }
+
+// Data returns the application's data for this socket (shared with other
+// nodes through FetchSockets, so keep it JSON-serialisable).
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData sets the application's data for this socket.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On registers a handler for event.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	s.handlers[event] = append(s.handlers[event], h)
+	s.mu.Unlock()
+}
+
+// Off removes every handler of event.
+func (s *Socket) Off(event string) {
+	s.mu.Lock()
+	delete(s.handlers, event)
+	s.mu.Unlock()
+}
+
+// OnAny registers a catch-all handler for incoming events, run before the
+// event's own handlers.
+func (s *Socket) OnAny(h AnyHandler) {
+	s.mu.Lock()
+	s.anyIn = append(s.anyIn, h)
+	s.mu.Unlock()
+}
+
+// OffAny removes the catch-all handlers for incoming events.
+func (s *Socket) OffAny() {
+	s.mu.Lock()
+	s.anyIn = nil
+	s.mu.Unlock()
+}
+
+// OnAnyOutgoing registers a catch-all handler for outgoing events,
+// broadcasts included. It must not block.
+func (s *Socket) OnAnyOutgoing(h AnyHandler) {
+	s.mu.Lock()
+	s.anyOut = append(s.anyOut, h)
+	s.mu.Unlock()
+}
+
+// OffAnyOutgoing removes the catch-all handlers for outgoing events.
+func (s *Socket) OffAnyOutgoing() {
+	s.mu.Lock()
+	s.anyOut = nil
+	s.mu.Unlock()
+}
+
+// Use adds a per-packet middleware.
+func (s *Socket) Use(mw PacketMiddleware) {
+	s.mu.Lock()
+	s.middlewares = append(s.middlewares, mw)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting registers fn, called when the socket is about to
+// disconnect; its rooms are still populated.
+func (s *Socket) OnDisconnecting(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnecti = append(s.onDisconnecti, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect registers fn, called once the socket has disconnected, with
+// socket.io's reason ("client namespace disconnect", "transport close", ...).
+func (s *Socket) OnDisconnect(fn func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, fn)
+	s.mu.Unlock()
+}
+
+// OnError registers fn for errors raised by per-packet middlewares.
+func (s *Socket) OnError(fn func(err error)) {
+	s.mu.Lock()
+	s.onError = append(s.onError, fn)
+	s.mu.Unlock()
+}
+
+// Emit sends event to this client.
+func (s *Socket) Emit(event string, args ...any) error {
+	return s.emit(event, args, false)
+}
+
+// Volatile returns an emitter whose packets may be dropped when the client
+// is not ready to receive them.
+func (s *Socket) Volatile() *SocketEmitter { return &SocketEmitter{s: s, volatile: true} }
+
+// Timeout returns an emitter whose EmitWithAck fails with ErrTimeout after d.
+func (s *Socket) Timeout(d time.Duration) *SocketEmitter { return &SocketEmitter{s: s, timeout: d} }
+
+// EmitWithAck sends event to this client and waits for its
+// acknowledgement until ctx ends (ErrTimeout) or the socket disconnects
+// (ErrDisconnected).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	return (&SocketEmitter{s: s}).EmitWithAck(ctx, event, args...)
+}
+
+// SocketEmitter is a socket emit with flags (volatile, timeout).
+type SocketEmitter struct {
+	s        *Socket
+	volatile bool
+	timeout  time.Duration
+}
+
+// Emit sends event to the socket's client.
+func (e *SocketEmitter) Emit(event string, args ...any) error {
+	return e.s.emit(event, args, e.volatile)
+}
+
+// EmitWithAck sends event and waits for the client's acknowledgement.
+func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	s := e.s
+	if parser.IsReservedEvent(event) {
+		return nil, reservedErr(event)
+	}
+	if !s.isConnected() {
+		return nil, ErrDisconnected
+	}
+	if e.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	id := s.ns.ids.Add(1) - 1
+	type result struct {
+		args Args
+		err  error
+	}
+	ch := make(chan result, 1)
+	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(Args, error))
+	}
+	s.acks[id] = func(a Args, err error) { ch <- result{a, err} }
+	s.mu.Unlock()
+	values := append([]any{event}, args...)
+	if err := s.sendEvent(values, id, true, e.volatile); err != nil {
+		s.dropAck(id)
+		return nil, err
+	}
+	s.notifyOutgoing(event, args)
+	select {
+	case r := <-ch:
+		return r.args, r.err
+	case <-ctx.Done():
+		s.dropAck(id)
+		s.ns.srv.metrics.ackTimeouts.Inc()
+		return nil, ErrTimeout
+	}
+}
+
+func (s *Socket) dropAck(id uint64) {
+	s.mu.Lock()
+	delete(s.acks, id)
+	s.mu.Unlock()
+}
+
+func (s *Socket) emit(event string, args []any, volatile bool) error {
+	if parser.IsReservedEvent(event) {
+		return reservedErr(event)
+	}
+	if !s.isConnected() {
+		return ErrDisconnected
+	}
+	values := append([]any{event}, args...)
+	if err := s.sendEvent(values, 0, false, volatile); err != nil {
+		return err
+	}
+	s.notifyOutgoing(event, args)
+	return nil
+}
+
+func (s *Socket) sendEvent(values []any, id uint64, hasID, volatile bool) error {
+	data, atts, err := parser.EncodeData(values)
+	if err != nil {
+		return err
+	}
+	p := &parser.Packet{Type: parser.Event, Nsp: s.ns.name, ID: id, HasID: hasID, Data: data, Attachments: atts}
+	if len(atts) > 0 {
+		p.Type = parser.BinaryEvent
+	}
+	s.ns.srv.metrics.packetsOut.WithLabelValues(typeName(p.Type)).Inc()
+	return s.client.send(encodeMessages(p), volatile)
+}
+
+func (s *Socket) notifyOutgoing(event string, args []any) {
+	s.mu.Lock()
+	hs := s.anyOut
+	s.mu.Unlock()
+	for _, h := range hs {
+		h(event, Args(args))
+	}
+}
+
+// Join adds the socket to rooms (on this node's adapter).
+func (s *Socket) Join(rooms ...string) {
+	if !s.isConnected() || len(rooms) == 0 {
+		return
+	}
+	rs := make([]adapter.Room, len(rooms))
+	for i, r := range rooms {
+		rs[i] = adapter.Room(r)
+	}
+	s.ns.adapter.AddAll(s.id, rs...)
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) {
+	s.ns.adapter.Del(s.id, adapter.Room(room))
+}
+
+// Rooms returns the rooms the socket is in, its own id included.
+func (s *Socket) Rooms() []string {
+	rs := s.ns.adapter.SocketRooms(s.id)
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// Broadcast returns an operator reaching every socket of the namespace
+// except this one.
+func (s *Socket) Broadcast() *BroadcastOperator {
+	return s.ns.op().Except(string(s.id))
+}
+
+// To returns an operator reaching rooms, except this socket.
+func (s *Socket) To(rooms ...string) *BroadcastOperator {
+	return s.Broadcast().To(rooms...)
+}
+
+// In is To.
+func (s *Socket) In(rooms ...string) *BroadcastOperator { return s.To(rooms...) }
+
+// Except returns an operator reaching every socket but those in rooms and
+// this one.
+func (s *Socket) Except(rooms ...string) *BroadcastOperator {
+	return s.Broadcast().Except(rooms...)
+}
+
+// Disconnect disconnects the socket from its namespace (the client gets a
+// DISCONNECT packet and reason "server namespace disconnect"). With close,
+// the whole underlying connection is closed too.
+func (s *Socket) Disconnect(close bool) {
+	if !s.isConnected() {
+		return
+	}
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	_ = s.client.sendPacket(&parser.Packet{Type: parser.Disconnect, Nsp: s.ns.name})
+	s.onClose(ReasonServerNamespaceDisconnect)
+}
+
+func (s *Socket) onClose(reason string) {
+	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
+		return
+	}
+	s.mu.Lock()
+	disconnecting := s.onDisconnecti
+	s.mu.Unlock()
+	for _, fn := range disconnecting {
+		fn(reason)
+	}
+	s.ns.adapter.DelAll(s.id)
+	s.ns.remove(s)
+	s.client.remove(s)
+	s.connected.Store(false)
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	handlers := s.onDisconnect
+	s.mu.Unlock()
+	for _, fn := range acks {
+		fn(nil, ErrDisconnected)
+	}
+	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
+	for _, fn := range handlers {
+		fn(reason)
+	}
+}
+
+func (s *Socket) onEvent(pkt *parser.Packet) {
+	values, err := parser.DecodeData(pkt.Data, pkt.Attachments)
+	if err != nil || len(values) == 0 {
+		s.client.conn.Close(ReasonParseError)
+		return
+	}
+	event := eventName(values[0])
+	args := Args(values[1:])
+	var ack AckFunc
+	if pkt.HasID {
+		ack = s.ackFunc(pkt.ID)
+	}
+	s.mu.Lock()
+	anyIn := s.anyIn
+	mws := s.middlewares
+	s.mu.Unlock()
+	for _, h := range anyIn {
+		h(event, args)
+	}
+	s.runPacketMiddlewares(mws, 0, event, args, ack)
+}
+
+func (s *Socket) runPacketMiddlewares(mws []PacketMiddleware, i int, event string, args Args, ack AckFunc) {
+	if i == len(mws) {
+		s.dispatch(event, args, ack)
+		return
+	}
+	var once sync.Once
+	mws[i](event, args, func(err error) {
+		once.Do(func() {
+			if err != nil {
+				s.raiseError(err)
+				return
+			}
+			s.runPacketMiddlewares(mws, i+1, event, args, ack)
+		})
+	})
+}
+
+func (s *Socket) dispatch(event string, args Args, ack AckFunc) {
+	if !s.isConnected() {
+		return
+	}
+	s.mu.Lock()
+	hs := s.handlers[event]
+	s.mu.Unlock()
+	for _, h := range hs {
+		h(args, ack)
+	}
+}
+
+func (s *Socket) raiseError(err error) {
+	s.mu.Lock()
+	hs := s.onError
+	s.mu.Unlock()
+	for _, h := range hs {
+		h(err)
+	}
+}
+
+func (s *Socket) ackFunc(id uint64) AckFunc {
+	var sent atomic.Bool
+	return func(args ...any) error {
+		if !sent.CompareAndSwap(false, true) {
+			return ErrAckAlreadySent
+		}
+		data, atts, err := parser.EncodeData(args)
+		if err != nil {
+			return err
+		}
+		p := &parser.Packet{Type: parser.Ack, Nsp: s.ns.name, ID: id, HasID: true, Data: data, Attachments: atts}
+		if len(atts) > 0 {
+			p.Type = parser.BinaryAck
+		}
+		s.ns.srv.metrics.packetsOut.WithLabelValues(typeName(p.Type)).Inc()
+		return s.client.sendPacket(p)
+	}
+}
+
+func (s *Socket) onAck(pkt *parser.Packet) {
+	if !pkt.HasID {
+		return
+	}
+	s.mu.Lock()
+	fn := s.acks[pkt.ID]
+	delete(s.acks, pkt.ID)
+	s.mu.Unlock()
+	if fn == nil {
+		return // unknown or late ack: ignored, as socket.io does
+	}
+	values, err := parser.DecodeData(pkt.Data, pkt.Attachments)
+	if err != nil {
+		s.client.conn.Close(ReasonParseError)
+		return
+	}
+	fn(Args(values), nil)
+}
+
+// registerBroadcastAck registers the ack of a broadcast packet: onAck gets
+// the client's first argument. The entry is dropped after timeout.
+func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck adapter.AckFunc) {
+	s.mu.Lock()
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(Args, error))
+	}
+	s.acks[id] = func(a Args, err error) {
+		if err != nil {
+			return
+		}
+		var first any
+		if len(a) > 0 {
+			first = a[0]
+		}
+		onAck(first)
+	}
+	s.mu.Unlock()
+	if timeout > 0 {
+		time.AfterFunc(timeout, func() { s.dropAck(id) })
+	}
+}
+
+func eventName(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.RawMessage:
+		var str string
+		if json.Unmarshal(x, &str) == nil {
+			return str
+		}
+		return string(x) // a number: its JSON text
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}

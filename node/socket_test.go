@@ -1,0 +1,631 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sio-go/sio/adapter"
+	"github.com/sio-go/sio/node/siotest"
+)
+
+func TestConnectAuthAndHandshake(t *testing.T) {
+	got := make(chan adapter.Handshake, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(sock *Socket) {
+			got <- sock.Handshake()
+			_ = sock.Emit("auth", sock.Handshake().Auth)
+		})
+	})
+	c, sid := dial(t, base, "/", map[string]string{"token": "123"})
+	if len(sid) != 20 {
+		t.Fatalf("socket id %q, want 20 chars", sid)
+	}
+	e := expectEvent(t, c, "auth")
+	if e.Raw(0) != `{"token":"123"}` {
+		t.Fatalf("auth = %s", e.Raw(0))
+	}
+	h := <-got
+	if h.Query["EIO"] != "4" || h.Query["transport"] != "websocket" || h.Address == "" || h.Issued == 0 || !strings.Contains(h.URL, "EIO=4") {
+		t.Fatalf("handshake %+v", h)
+	}
+	// Without auth, handshake.auth is {}.
+	c2, _ := dial(t, base, "/", nil)
+	if e := expectEvent(t, c2, "auth"); e.Raw(0) != `{}` {
+		t.Fatalf("auth = %s, want {}", e.Raw(0))
+	}
+}
+
+func TestInvalidNamespace(t *testing.T) {
+	_, base := newTestServer(t, Config{}, nil)
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Connect(ctxT(t), "/random", nil)
+	var ce *siotest.ConnectError
+	if !errors.As(err, &ce) || ce.Message != "Invalid namespace" || string(ce.Raw) != `{"message":"Invalid namespace"}` {
+		t.Fatalf("err = %v", err)
+	}
+	// The Engine.IO connection stays open: "/" still works.
+	if _, err := c.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMiddlewareRejectAndOrder(t *testing.T) {
+	var order []string
+	var mu sync.Mutex
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Use(func(sock *Socket, next func(error)) {
+			mu.Lock()
+			order = append(order, "a")
+			mu.Unlock()
+			next(nil)
+		})
+		s.Use(func(sock *Socket, next func(error)) {
+			mu.Lock()
+			order = append(order, "b")
+			mu.Unlock()
+			var auth struct{ Token string }
+			_ = json.Unmarshal(sock.Handshake().Auth, &auth)
+			if auth.Token != "good" {
+				// asynchronous next, from another goroutine
+				go next(NewConnectError("not authorized", map[string]string{"code": "E1"}))
+				return
+			}
+			next(nil)
+		})
+	})
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Connect(ctxT(t), "/", map[string]string{"token": "bad"})
+	var ce *siotest.ConnectError
+	if !errors.As(err, &ce) || string(ce.Raw) != `{"data":{"code":"E1"},"message":"not authorized"}` {
+		t.Fatalf("err = %v (%s)", err, ce.Raw)
+	}
+	if _, err := c.Connect(ctxT(t), "/", map[string]string{"token": "good"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(order, "") != "abab" {
+		t.Fatalf("middleware order %v", order)
+	}
+}
+
+func TestEmitAndAcksBothWays(t *testing.T) {
+	answers := make(chan Args, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(sock *Socket) {
+			sock.On("echo", func(args Args, ack AckFunc) {
+				if ack == nil {
+					t.Error("ack missing")
+					return
+				}
+				_ = ack(args...)
+				if err := ack(1); !errors.Is(err, ErrAckAlreadySent) {
+					t.Errorf("second ack: %v", err)
+				}
+			})
+			sock.On("ask", func(_ Args, _ AckFunc) {
+				go func() {
+					res, err := sock.EmitWithAck(context.Background(), "question", 42)
+					if err != nil {
+						t.Error(err)
+					}
+					answers <- res
+				}()
+			})
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	res, err := c.EmitWithAck(ctxT(t), "/", "echo", 1, "2", json.RawMessage(`{"3":[true]}`), []byte{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 || string(res[0].(json.RawMessage)) != "1" || string(res[2].(json.RawMessage)) != `{"3":[true]}` || string(res[3].([]byte)) != "\x01\x02\x03" {
+		t.Fatalf("ack %v", res)
+	}
+	if err := c.Emit("/", "ask"); err != nil {
+		t.Fatal(err)
+	}
+	q := expectEvent(t, c, "question")
+	if q.Raw(0) != "42" || q.Ack == nil {
+		t.Fatalf("question %v", q.Args)
+	}
+	_ = q.Ack("forty-two", []byte{9})
+	a := <-answers
+	if s, _ := a.String(0); s != "forty-two" {
+		t.Fatalf("answer %v", a)
+	}
+	if b, _ := a.Bytes(1); len(b) != 1 || b[0] != 9 {
+		t.Fatalf("binary answer %v", a)
+	}
+}
+
+func TestEmitWithAckTimeout(t *testing.T) {
+	errc := make(chan error, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(sock *Socket) {
+			go func() {
+				_, err := sock.Timeout(50*time.Millisecond).EmitWithAck(context.Background(), "never-answered")
+				errc <- err
+			}()
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	expectEvent(t, c, "never-answered")
+	if err := <-errc; !errors.Is(err, ErrTimeout) || err.Error() != "operation has timed out" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReservedEventsRejected(t *testing.T) {
+	var sock *Socket
+	ready := make(chan struct{})
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { sock = so; close(ready) })
+	})
+	dial(t, base, "/", nil)
+	<-ready
+	for _, ev := range []string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"} {
+		if err := sock.Emit(ev); !errors.Is(err, ErrReservedEvent) {
+			t.Errorf("socket Emit(%q) = %v", ev, err)
+		}
+		if err := srv.Emit(ev); !errors.Is(err, ErrReservedEvent) {
+			t.Errorf("server Emit(%q) = %v", ev, err)
+		}
+	}
+	if err := srv.ServerSideEmit(context.Background(), "connection"); !errors.Is(err, ErrReservedEvent) {
+		t.Errorf("ServerSideEmit(connection) = %v", err)
+	}
+}
+
+func TestRoomsAndOperators(t *testing.T) {
+	socks := make(chan *Socket, 4)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	cs := make([]*siotest.Client, 4)
+	ss := make([]*Socket, 4)
+	for i := range cs {
+		cs[i], _ = dial(t, base, "/", nil)
+		ss[i] = <-socks
+	}
+	// a: 0,1  b: 1,2  c: 3
+	ss[0].Join("a")
+	ss[1].Join("a", "b")
+	ss[2].Join("b")
+	ss[3].Join("c")
+	if r := ss[1].Rooms(); len(r) != 3 {
+		t.Fatalf("rooms %v", r)
+	}
+	// union a+b: 0,1,2 each once; except c changes nothing
+	if err := srv.To("a").To("b").Except("c").Emit("u", 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		expectEvent(t, cs[i], "u")
+	}
+	// socket.To excludes the sender; Except removes room b
+	_ = ss[1].To("a").Emit("from1")
+	expectEvent(t, cs[0], "from1")
+	_ = srv.Except("b").Emit("notb")
+	expectEvent(t, cs[0], "notb")
+	expectEvent(t, cs[3], "notb")
+	// Broadcast: everyone but the sender
+	_ = ss[3].Broadcast().Emit("bc")
+	for i := 0; i < 3; i++ {
+		expectEvent(t, cs[i], "bc")
+	}
+	// dedup: a client in both rooms got "u" once (next event after u on cs[1] is from1... checked by ordering)
+	_ = srv.To("a", "b").Emit("marker")
+	e, err := cs[1].Next(ctxT(t))
+	if err != nil || e.Name != "marker" {
+		t.Fatalf("after u/from1 cs[1] got %q, want marker (dup delivery?)", e.Name)
+	}
+	ss[1].Leave("a")
+	if got := srv.Sockets().Adapter().Rooms()["a"]; len(got) != 1 || string(got[0]) != ss[0].ID() {
+		t.Fatalf("room a = %v", got)
+	}
+	// A socket's own id is a room.
+	_ = srv.To(ss[2].ID()).Emit("direct")
+	expectEvent(t, cs[2], "direct")
+	// Other clients must not have received anything else: check with a marker.
+	_ = srv.Emit("end")
+	for _, i := range []int{0, 3} {
+		e := expectEvent(t, cs[i], "end")
+		_ = e
+	}
+	e, _ = cs[3].Next(ctxT(t))
+	_ = e
+}
+
+func TestBroadcastWithAck(t *testing.T) {
+	socks := make(chan *Socket, 3)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { so.Join("r"); socks <- so })
+	})
+	var cs []*siotest.Client
+	for i := 0; i < 3; i++ {
+		c, _ := dial(t, base, "/", nil)
+		cs = append(cs, c)
+		<-socks
+	}
+	for i, c := range cs[:2] {
+		go func(i int, c *siotest.Client) {
+			e, err := c.Wait(context.Background(), "ping-room")
+			if err == nil {
+				_ = e.Ack(i, "ignored second arg")
+			}
+		}(i, c)
+	}
+	// Third client never answers: the timeout lists the two that did.
+	res, err := srv.To("r").Timeout(300*time.Millisecond).EmitWithAck(context.Background(), "ping-room")
+	if !errors.Is(err, ErrTimeout) || len(res) != 2 {
+		t.Fatalf("res=%v err=%v", res, err)
+	}
+	got := []string{string(res[0].(json.RawMessage)), string(res[1].(json.RawMessage))}
+	sort.Strings(got)
+	if got[0] != "0" || got[1] != "1" {
+		t.Fatalf("responses %v", got)
+	}
+	// All answer: no error.
+	go func() {
+		// The first "ping-room" is the one cs[2] left unanswered; its late
+		// ack must be ignored. The second one it answers.
+		for i := 0; i < 2; i++ {
+			e, err := cs[2].Wait(context.Background(), "ping-room")
+			if err != nil {
+				return
+			}
+			_ = e.Ack("late", i)
+		}
+	}()
+	for _, c := range cs[:2] {
+		go func(c *siotest.Client) {
+			e, err := c.Wait(context.Background(), "ping-room")
+			if err == nil {
+				_ = e.Ack("x")
+			}
+		}(c)
+	}
+	res, err = srv.To("r").Timeout(2*time.Second).EmitWithAck(context.Background(), "ping-room")
+	if err != nil || len(res) != 3 {
+		t.Fatalf("res=%v err=%v", res, err)
+	}
+}
+
+func TestServerUtilities(t *testing.T) {
+	socks := make(chan *Socket, 3)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	var cs []*siotest.Client
+	var ss []*Socket
+	for i := 0; i < 3; i++ {
+		c, _ := dial(t, base, "/", map[string]int{"n": i})
+		cs = append(cs, c)
+		so := <-socks
+		so.SetData(map[string]int{"n": i})
+		ss = append(ss, so)
+	}
+	ss[0].Join("x")
+	ctx := ctxT(t)
+	if err := srv.In("x").SocketsJoin(ctx, "y", "z"); err != nil {
+		t.Fatal(err)
+	}
+	rooms := ss[0].Rooms()
+	sort.Strings(rooms)
+	if len(rooms) != 4 {
+		t.Fatalf("rooms after SocketsJoin: %v", rooms)
+	}
+	if err := srv.Sockets().SocketsLeave(ctx, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if len(ss[0].Rooms()) != 3 {
+		t.Fatalf("rooms after SocketsLeave: %v", ss[0].Rooms())
+	}
+	fetched, err := srv.In("z").FetchSockets(ctx)
+	if err != nil || len(fetched) != 1 || fetched[0].ID != ss[0].ID() {
+		t.Fatalf("FetchSockets = %v, %v", fetched, err)
+	}
+	if fetched[0].Handshake.Query["EIO"] != "4" || string(fetched[0].Handshake.Auth) != `{"n":0}` {
+		t.Fatalf("handshake %+v", fetched[0].Handshake)
+	}
+	if d, ok := fetched[0].Data.(map[string]int); !ok || d["n"] != 0 {
+		t.Fatalf("data %#v", fetched[0].Data)
+	}
+	if err := fetched[0].Emit("hello-remote"); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, cs[0], "hello-remote")
+	all, _ := srv.FetchSockets(ctx)
+	if len(all) != 3 {
+		t.Fatalf("all = %d", len(all))
+	}
+	reasons := make(chan string, 3)
+	for _, so := range ss[1:] {
+		so.OnDisconnect(func(r string) { reasons <- r })
+	}
+	if err := srv.Except("z").DisconnectSockets(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if r := <-reasons; r != ReasonServerNamespaceDisconnect {
+			t.Fatalf("reason %q", r)
+		}
+	}
+	expectEvent(t, cs[1], "disconnect")
+	if n := srv.Sockets().SocketCount(); n != 1 {
+		t.Fatalf("sockets left %d", n)
+	}
+	n, err := srv.Sockets().Adapter().ServerCount(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("ServerCount %d %v", n, err)
+	}
+}
+
+func TestDisconnectReasonsAndRoomsCleanup(t *testing.T) {
+	type ev struct {
+		kind  string
+		rooms int
+	}
+	events := make(chan ev, 10)
+	socks := make(chan *Socket, 2)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) {
+			so.Join("room1")
+			so.OnDisconnecting(func(r string) { events <- ev{"disconnecting:" + r, len(so.Rooms())} })
+			so.OnDisconnect(func(r string) { events <- ev{"disconnect:" + r, len(so.Rooms())} })
+			socks <- so
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	<-socks
+	if err := c.Disconnect("/"); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-events; e.kind != "disconnecting:client namespace disconnect" || e.rooms != 2 {
+		t.Fatalf("%+v", e)
+	}
+	if e := <-events; e.kind != "disconnect:client namespace disconnect" || e.rooms != 0 {
+		t.Fatalf("%+v", e)
+	}
+	if len(srv.Sockets().Adapter().Rooms()) != 0 {
+		t.Fatalf("rooms left: %v", srv.Sockets().Adapter().Rooms())
+	}
+	// The Engine.IO session stays up: reconnect on the same connection.
+	if _, err := c.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	so := <-socks
+	so.Disconnect(true)
+	if e := <-events; e.kind != "disconnecting:server namespace disconnect" {
+		t.Fatalf("%+v", e)
+	}
+	<-events
+	select {
+	case <-c.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("Disconnect(true) did not close the connection")
+	}
+	// Transport close.
+	c3, _ := dial(t, base, "/", nil)
+	<-socks
+	c3.Close()
+	<-events
+	if e := <-events; e.kind != "disconnect:transport close" {
+		t.Fatalf("%+v", e)
+	}
+}
+
+func TestDynamicNamespaces(t *testing.T) {
+	var created atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnNewNamespace(func(*Namespace) { created.Add(1) })
+		p := s.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`))
+		p.Use(func(so *Socket, next func(error)) {
+			if so.Namespace().Name() == "/dyn-13" {
+				next(errors.New("unlucky"))
+				return
+			}
+			next(nil)
+		})
+		p.OnConnection(func(so *Socket) { _ = so.Emit("hi", so.Namespace().Name()) })
+		s.OfFunc(func(name string, auth json.RawMessage) bool {
+			return strings.HasPrefix(name, "/fn-") && strings.Contains(string(auth), "yes")
+		}).OnConnection(func(so *Socket) { _ = so.Emit("fn") })
+	})
+	c, _ := dial(t, base, "/dyn-1", nil)
+	if e := expectEvent(t, c, "hi"); e.Raw(0) != `"/dyn-1"` {
+		t.Fatalf("%v", e.Args)
+	}
+	if _, err := c.Connect(ctxT(t), "/dyn-13", nil); err == nil || !strings.Contains(err.Error(), "unlucky") {
+		t.Fatalf("parent middleware not applied: %v", err)
+	}
+	if _, err := c.Connect(ctxT(t), "/dyn-x", nil); err == nil {
+		t.Fatal("non-matching name accepted")
+	}
+	if _, err := c.Connect(ctxT(t), "/fn-a", map[string]string{"ok": "no"}); err == nil {
+		t.Fatal("fn rejected name accepted")
+	}
+	if _, err := c.Connect(ctxT(t), "/fn-a", map[string]string{"ok": "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, c, "fn")
+	if created.Load() != 3 { // /dyn-1, /dyn-13, /fn-a
+		t.Fatalf("new namespaces: %d", created.Load())
+	}
+}
+
+func TestAnyListenersAndPacketMiddleware(t *testing.T) {
+	type rec struct{ dir, ev string }
+	recs := make(chan rec, 10)
+	errs := make(chan error, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) {
+			so.OnAny(func(ev string, _ Args) { recs <- rec{"in", ev} })
+			so.OnAnyOutgoing(func(ev string, _ Args) { recs <- rec{"out", ev} })
+			so.Use(func(ev string, _ Args, next func(error)) {
+				if ev == "forbidden" {
+					next(errors.New("nope"))
+					return
+				}
+				next(nil)
+			})
+			so.OnError(func(err error) { errs <- err })
+			so.On("forbidden", func(Args, AckFunc) { t.Error("handler ran despite middleware error") })
+			so.On("ok", func(_ Args, ack AckFunc) { _ = ack() })
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.EmitWithAck(ctxT(t), "/", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-recs; r != (rec{"in", "ok"}) {
+		t.Fatalf("%+v", r)
+	}
+	_ = c.Emit("/", "forbidden")
+	if err := <-errs; err.Error() != "nope" {
+		t.Fatal(err)
+	}
+	<-recs // in: forbidden
+	_ = srv.Emit("bcast")
+	if r := <-recs; r != (rec{"out", "bcast"}) {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	_, base := newTestServer(t, Config{ConnectTimeout: 100 * time.Millisecond}, nil)
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case <-c.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("connection without CONNECT was not closed")
+	}
+}
+
+func TestMalformedPacketsCloseOnlyThatConnection(t *testing.T) {
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) {
+			so.On("echo", func(a Args, ack AckFunc) { _ = ack(a...) })
+		})
+	})
+	good, _ := dial(t, base, "/", nil)
+	for _, frame := range []string{`4abc`, `42{}`, `42abc["x"]`, `4` + `2["connect"]`, `43{}`, `45-["x"]`, `41/nope,`, `40`} {
+		c, _ := dial(t, base, "/", nil)
+		if err := c.SendRaw(frame); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.Done():
+		case <-time.After(3 * time.Second):
+			t.Fatalf("frame %q did not close the connection", frame)
+		}
+	}
+	if _, err := good.EmitWithAck(ctxT(t), "/", "echo", 1); err != nil {
+		t.Fatalf("other client affected: %v", err)
+	}
+}
+
+func TestShutdownDisconnectsWithReason(t *testing.T) {
+	reasons := make(chan string, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { so.OnDisconnect(func(r string) { reasons <- r }) })
+	})
+	c, _ := dial(t, base, "/", nil)
+	waitFor(t, "socket", func() bool { return srv.Sockets().SocketCount() == 1 })
+	if err := srv.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-reasons; r != ReasonServerShuttingDown {
+		t.Fatalf("reason %q", r)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("client not closed")
+	}
+	if srv.Ready() == nil {
+		t.Fatal("ready after shutdown")
+	}
+	if _, err := siotest.Dial(ctxT(t), base, nil); err == nil {
+		t.Fatal("new connection accepted while draining")
+	}
+}
+
+func TestConcurrentEmits(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { so.Join("r"); socks <- so })
+	})
+	c, _ := dial(t, base, "/", nil)
+	so := <-socks
+	const n = 8
+	const each = 50
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if g%2 == 0 {
+					_ = so.Emit("m", g, i)
+				} else {
+					_ = srv.To("r").Emit("m", g, i)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	last := make(map[string]int)
+	for i := 0; i < n*each; i++ {
+		e := expectEvent(t, c, "m")
+		g, k := e.Raw(0), 0
+		_ = json.Unmarshal(e.Args[1].(json.RawMessage), &k)
+		if prev, ok := last[g]; ok && k != prev+1 {
+			t.Fatalf("goroutine %s: %d after %d (order per sender lost)", g, k, prev)
+		}
+		last[g] = k
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	_, base := newTestServer(t, Config{MaxPacketsPerSecond: 5}, nil)
+	c, _ := dial(t, base, "/", nil)
+	for i := 0; i < 20; i++ {
+		_ = c.Emit("/", "spam", i)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("flooding client not disconnected")
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	_, base := newTestServer(t, Config{MaxConnections: 1}, nil)
+	dial(t, base, "/", nil)
+	if c, err := siotest.Dial(ctxT(t), base, nil); err == nil {
+		c.Close()
+		t.Fatal("second connection accepted over the limit")
+	}
+}

@@ -1,0 +1,170 @@
+package redisadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Default values of Options.
+const (
+	DefaultKey             = "socket.io"
+	DefaultRequestsTimeout = 5 * time.Second
+	DefaultWorkers         = 4
+	DefaultQueueSize       = 1024
+)
+
+// logEvery is the minimum interval between two repeated warnings of the
+// same kind (publish errors, drops, lost subscriptions).
+const logEvery = 10 * time.Second
+
+// Options configure the Redis adapter. The zero value is valid.
+type Options struct {
+	// Key prefixes every channel name. It must match the key of the other
+	// nodes and emitters of the cluster. Zero value means "socket.io".
+	Key string
+
+	// RequestsTimeout bounds cluster requests that wait for answers
+	// (Sockets, AllRooms, FetchSockets, ServerSideEmitWithAck) and
+	// BroadcastWithAck without a flags timeout. Zero value means 5s.
+	RequestsTimeout time.Duration
+
+	// PublishOnSpecificResponseChannel makes this node publish its answers
+	// on the requester's own channel <key>-response#<nsp>#<uid>#
+	// instead of the shared <key>-response#<nsp>#. Zero value means the
+	// shared channel, the Node adapter's default.
+	PublishOnSpecificResponseChannel bool
+
+	// Workers is the number of goroutines that process messages received
+	// from Redis. Messages of one channel always go to the same worker,
+	// so they are handled in order. Zero value means 4.
+	Workers int
+
+	// QueueSize is the number of received messages each worker buffers.
+	// When a worker's queue is full new messages for it are dropped and
+	// counted (Hooks.Dropped). It also bounds the queue of outgoing
+	// responses. Zero value means 1024.
+	QueueSize int
+
+	// Logger receives warnings (rate limited) and debug messages. Zero
+	// value means no logging.
+	Logger *slog.Logger
+
+	// Hooks are metric callbacks. Zero value means no metrics.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks for metrics. Each may be nil. They are
+// called synchronously from the adapter's goroutines and must not block.
+type Hooks struct {
+	// Published is called after each successful PUBLISH.
+	Published func()
+	// PublishError is called for each failed PUBLISH.
+	PublishError func(err error)
+	// Received is called for each message read from Redis.
+	Received func()
+	// Dropped is called for each received message dropped because its
+	// worker queue was full, and for each response dropped because the
+	// outgoing response queue was full.
+	Dropped func()
+	// RequestLatency is called when a cluster request completes or times
+	// out, with its kind ("sockets", "allRooms", "fetchSockets",
+	// "serverSideEmit", "serverCount") and duration.
+	RequestLatency func(kind string, d time.Duration)
+}
+
+func (h *Hooks) published() {
+	if h.Published != nil {
+		h.Published()
+	}
+}
+
+func (h *Hooks) publishError(err error) {
+	if h.PublishError != nil {
+		h.PublishError(err)
+	}
+}
+
+func (h *Hooks) received() {
+	if h.Received != nil {
+		h.Received()
+	}
+}
+
+func (h *Hooks) dropped() {
+	if h.Dropped != nil {
+		h.Dropped()
+	}
+}
+
+func (h *Hooks) latency(kind string, start time.Time) {
+	if h.RequestLatency != nil {
+		h.RequestLatency(kind, time.Since(start))
+	}
+}
+
+// withDefaults returns o with zero values replaced by the defaults.
+func (o Options) withDefaults() Options {
+	if o.Key == "" {
+		o.Key = DefaultKey
+	}
+	if o.RequestsTimeout == 0 {
+		o.RequestsTimeout = DefaultRequestsTimeout
+	}
+	if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.QueueSize == 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// validate reports options that cannot work.
+func (o Options) validate() error {
+	var errs []error
+	if o.RequestsTimeout < 0 {
+		errs = append(errs, fmt.Errorf("RequestsTimeout %v is negative", o.RequestsTimeout))
+	}
+	if o.Workers < 0 || o.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("Workers %d is outside 0..1024", o.Workers))
+	}
+	if o.QueueSize < 0 || o.QueueSize > 1<<20 {
+		errs = append(errs, fmt.Errorf("QueueSize %d is outside 0..1048576", o.QueueSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("redisadapter: invalid options: %w", err)
+	}
+	return nil
+}
+
+// limitedLog logs one kind of warning at most once per interval and
+// reports how many were suppressed in between.
+type limitedLog struct {
+	log        *slog.Logger
+	every      time.Duration
+	last       atomic.Int64 // unix nanos of the last logged warning
+	suppressed atomic.Int64
+}
+
+func (l *limitedLog) warn(msg string, attrs ...any) {
+	if !l.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	if last != 0 && now-last < int64(l.every) || !l.last.CompareAndSwap(last, now) {
+		l.suppressed.Add(1)
+		return
+	}
+	if n := l.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", n))
+	}
+	l.log.Warn(msg, attrs...)
+}
