@@ -82,6 +82,8 @@ type Conn struct {
 	// writer goroutine owns it.
 	ws            *websocket.Conn
 	writerRunning bool
+	// flushed, when not nil, is closed once the writer goes idle (see Flush).
+	flushed chan struct{}
 
 	// Upgrade: probe is the websocket being probed; probed is set once
 	// "2probe" was answered.
@@ -252,6 +254,43 @@ func (c *Conn) enqueueLocked(msgs []*Message, n int) {
 	c.kickLocked()
 }
 
+// writerIdleLocked marks the websocket writer stopped (queue written or
+// session over) and releases Flush waiters.
+func (c *Conn) writerIdleLocked() {
+	c.writerRunning = false
+	if c.flushed != nil {
+		close(c.flushed)
+		c.flushed = nil
+	}
+}
+
+// Flush waits, at most timeout, until every message queued on a websocket
+// session before the call has been written to the network. It returns at
+// once for a polling session (its messages go out with the next GET).
+// Socket.IO uses it to let a CONNECT reply reach the client on its own,
+// before the connection handlers' first packets, as Node's write-callback
+// pacing does.
+func (c *Conn) Flush(timeout time.Duration) bool {
+	c.mu.Lock()
+	if !c.websocket || !c.writerRunning || c.state == stateClosed {
+		c.mu.Unlock()
+		return true
+	}
+	if c.flushed == nil {
+		c.flushed = make(chan struct{})
+	}
+	ch := c.flushed
+	c.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // kickLocked makes the current transport write what is queued: it starts
 // the websocket writer if none runs, or wakes the pending GET.
 func (c *Conn) kickLocked() {
@@ -388,11 +427,33 @@ func (c *Conn) onPacket(p packet) bool {
 		c.closeNow(reasonTransportError)
 		return false
 	case ptClose:
-		c.closeNow(reasonTransportClose)
+		c.onClientClose()
 		return false
 	}
 	// open, upgrade and noop are ignored on the main transport, as Node.
 	return !c.closed.Load()
+}
+
+// clientCloseGrace is how long a polling session closed by the client
+// (a "1" in a POST) waits for a GET that is already on its way, to release
+// it with a noop as Node does for a GET that arrived first.
+const clientCloseGrace = 50 * time.Millisecond
+
+// onClientClose handles a close packet from the client. On polling with no
+// pending GET, the GET the client issued alongside the POST may still be in
+// flight on another connection: the session stays closing for a short
+// grace, answering that GET with "6", then closes.
+func (c *Conn) onClientClose() {
+	c.mu.Lock()
+	if c.state == stateOpen && !c.websocket && c.getWaiter == nil {
+		c.state = stateClosing
+		c.closeReason = reasonTransportClose
+		c.closeTimer = time.AfterFunc(clientCloseGrace, func() { c.closeNow(reasonTransportClose) })
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.closeNow(reasonTransportClose)
 }
 
 // scheduleLocked arms the heartbeat timer d from now.

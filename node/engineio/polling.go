@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // bufPool recycles request/response buffers; large ones are not kept.
@@ -78,6 +79,9 @@ func (c *Conn) pollTakeLocked(dst []byte) (body []byte, ready bool, after func()
 	case c.websocket:
 		// Upgraded while this GET was pending.
 		return append(dst, '6'), true, nil
+	case c.state == stateClosing && c.closeReason == reasonTransportClose:
+		// Closed by the client: release the GET with a noop (Node).
+		return append(dst, '6'), true, c.finalizeLocked(reasonTransportClose, false)
 	case c.state == stateClosing:
 		dst = c.drainPollingLocked(dst)
 		if len(dst) > 0 {
@@ -93,6 +97,10 @@ func (c *Conn) pollTakeLocked(dst []byte) (body []byte, ready bool, after func()
 	}
 	return dst, false, nil
 }
+
+// upgradeCheckInterval is how long a GET arriving during an upgrade probe
+// may wait for the upgrade to settle (Node's checkIntervalTimer).
+const upgradeCheckInterval = 100 * time.Millisecond
 
 // servePollGET handles a long-polling GET: answer at once if something is
 // pending, otherwise hold the request until there is.
@@ -118,6 +126,29 @@ func (c *Conn) servePollGET(w http.ResponseWriter, r *http.Request) {
 		after()
 		writeError(w, codeBadRequest, 0)
 		return
+	}
+	if (c.probe != nil || c.probed) && len(c.queue) == 0 {
+		// A GET that arrives while an upgrade websocket is open: Node
+		// answers it from a 100 ms check timer, so a "5" the client sent
+		// just before this GET completes the upgrade first. Give it that
+		// window, then answer as the state then requires (400 once
+		// upgraded, "6" otherwise).
+		c.mu.Unlock()
+		for deadline := time.Now().Add(upgradeCheckInterval); time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+			c.mu.Lock()
+			waiting := (c.probe != nil || c.probed) && !c.websocket && c.state == stateOpen
+			c.mu.Unlock()
+			if !waiting {
+				break
+			}
+		}
+		c.mu.Lock()
+		if c.websocket || c.getWaiter != nil || c.state == stateClosed {
+			c.mu.Unlock()
+			writeError(w, codeBadRequest, 0)
+			return
+		}
 	}
 	body, ready, after := c.pollTakeLocked(buf.Bytes())
 	if ready {

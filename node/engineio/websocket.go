@@ -179,7 +179,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 	for {
 		c.mu.Lock()
 		if c.state == stateClosed || c.ws != ws {
-			c.writerRunning = false
+			c.writerIdleLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -189,7 +189,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 				c.finishClose(ws)
 				return
 			}
-			c.writerRunning = false
+			c.writerIdleLocked()
 			c.queue = nil
 			c.mu.Unlock()
 			return
@@ -204,7 +204,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 			if err := m.writeWS(ws); err != nil {
 				c.closeNow(reasonTransportError)
 				c.mu.Lock()
-				c.writerRunning = false
+				c.writerIdleLocked()
 				c.mu.Unlock()
 				return
 			}
@@ -230,7 +230,7 @@ func (c *Conn) finishClose(ws *websocket.Conn) {
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), now.Add(c.srv.cfg.WriteTimeout))
 	_ = ws.SetReadDeadline(now.Add(wsCloseGrace))
 	c.mu.Lock()
-	c.writerRunning = false
+	c.writerIdleLocked()
 	after := c.finalizeLocked(c.closeReason, true)
 	c.mu.Unlock()
 	after()
