@@ -209,9 +209,7 @@ func (c *client) sendPacket(p *parser.Packet) error {
 
 func (c *client) send(msgs []*engineio.Message, volatile bool) error {
 	if volatile {
-		if !c.conn.TrySend(msgs...) {
-			c.srv.metrics.volatileDrops.Inc()
-		}
+		c.conn.TrySend(msgs...) // a drop is counted by the engine's VolatileDropped hook
 		return nil
 	}
 	return c.conn.Send(msgs...)

@@ -341,8 +341,7 @@ func (ns *Namespace) deliver(pkt *adapter.Packet, sids []adapter.SocketID, flags
 		s.notifyOutgoing(event, pkt.Data[1:])
 		if flags.Volatile {
 			if !s.client.conn.TrySend(msgs...) {
-				ns.srv.metrics.volatileDrops.Inc()
-				continue
+				continue // counted by the engine's VolatileDropped hook
 			}
 		} else if s.client.conn.Send(msgs...) != nil {
 			continue
@@ -362,7 +361,7 @@ func (ns *Namespace) socketInfo(sid adapter.SocketID) (adapter.SocketInfo, bool)
 	if s == nil {
 		return adapter.SocketInfo{}, false
 	}
-	return adapter.SocketInfo{ID: sid, Handshake: s.handshake, Rooms: ns.adapter.SocketRooms(sid), Data: s.Data()}, true
+	return adapter.SocketInfo{ID: sid, Handshake: s.Handshake(), Rooms: ns.adapter.SocketRooms(sid), Data: s.Data()}, true
 }
 
 // disconnectLocal implements adapter.Namespace.DisconnectSockets.

@@ -38,7 +38,7 @@ type Socket struct {
 	id        adapter.SocketID
 	ns        *Namespace
 	client    *client
-	handshake adapter.Handshake
+	auth      json.RawMessage // CONNECT payload; the rest of the handshake is built on demand
 	connected atomic.Bool
 	closing   atomic.Bool
 
@@ -59,7 +59,7 @@ func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 		id:        adapter.SocketID(newID()),
 		ns:        ns,
 		client:    c,
-		handshake: buildHandshake(c, auth),
+		auth:      auth,
 		handlers:  make(map[string][]EventHandler),
 	}
 }
@@ -97,8 +97,10 @@ func (s *Socket) ID() string { return string(s.id) }
 // Namespace returns the socket's namespace.
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
-// Handshake returns how the socket connected.
-func (s *Socket) Handshake() adapter.Handshake { return s.handshake }
+// Handshake returns how the socket connected. It is built from the
+// Engine.IO session's request details on each call (sockets keep no copy,
+// which matters at tens of thousands of idle connections).
+func (s *Socket) Handshake() adapter.Handshake { return buildHandshake(s.client, s.auth) }
 
 // Transport returns the current transport: "polling" or "websocket".
 func (s *Socket) Transport() string { return s.client.conn.Transport() }
