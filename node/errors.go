@@ -35,6 +35,9 @@ var (
 	ErrDisconnected = errors.New("sio: socket disconnected")
 	// ErrAckAlreadySent is returned by an AckFunc called twice.
 	ErrAckAlreadySent = errors.New("sio: ack already sent")
+	// ErrTooManyAcks is returned by EmitWithAck when the socket already
+	// owes too many acknowledgements (4096).
+	ErrTooManyAcks = errors.New("sio: too many pending acknowledgements")
 	// ErrClosed is returned after Server.Close.
 	ErrClosed = errors.New("sio: server closed")
 )

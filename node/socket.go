@@ -14,6 +14,9 @@ import (
 	"github.com/sio-go/sio/node/parser"
 )
 
+// maxPendingAcks bounds the acknowledgements one socket may owe.
+const maxPendingAcks = 4096
+
 // AckFunc answers a client's event that asked for an acknowledgement. It
 // sends the ACK at most once; a second call returns ErrAckAlreadySent.
 type AckFunc func(args ...any) error
@@ -253,6 +256,10 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 	s.mu.Lock()
 	if s.acks == nil {
 		s.acks = make(map[uint64]func(Args, error))
+	}
+	if len(s.acks) >= maxPendingAcks {
+		s.mu.Unlock()
+		return nil, ErrTooManyAcks
 	}
 	s.acks[id] = func(a Args, err error) { ch <- result{a, err} }
 	s.mu.Unlock()
@@ -509,6 +516,12 @@ func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck ad
 	s.mu.Lock()
 	if s.acks == nil {
 		s.acks = make(map[uint64]func(Args, error))
+	}
+	if len(s.acks) >= maxPendingAcks {
+		// The client answers none of its acks: the packet still goes out,
+		// but its answer is not awaited (the broadcast times out for it).
+		s.mu.Unlock()
+		return
 	}
 	s.acks[id] = func(a Args, err error) {
 		if err != nil {

@@ -629,3 +629,28 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatal("second connection accepted over the limit")
 	}
 }
+
+func TestPendingAcksBounded(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	dial(t, base, "/", nil)
+	so := <-socks
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < maxPendingAcks; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = so.EmitWithAck(ctx, "never") }()
+	}
+	waitFor(t, "pending acks", func() bool {
+		so.mu.Lock()
+		defer so.mu.Unlock()
+		return len(so.acks) == maxPendingAcks
+	})
+	if _, err := so.EmitWithAck(context.Background(), "one-more"); !errors.Is(err, ErrTooManyAcks) {
+		t.Fatalf("err = %v, want ErrTooManyAcks", err)
+	}
+	cancel()
+	wg.Wait()
+}

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 var benchPayload = []byte(`2["chat",{"user":"alice","text":"hello everyone, this is a broadcast"}]`)
@@ -53,35 +51,29 @@ func BenchmarkSendQueue(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(conns)), "ns/conn")
 }
 
-// BenchmarkWebSocketFrames compares writing one message to 1,000
-// websockets with a shared Message (frame prepared once, reused) against a
-// fresh Message per connection (plain write each time).
-func BenchmarkWebSocketFrames(b *testing.B) {
-	wss := make([]*websocket.Conn, 1000)
-	for i := range wss {
-		wss[i], _ = fakeServerWS(b, false)
-	}
-	b.Run("shared-prepared", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
+// BenchmarkWriteBatch measures the websocket writer's batch path: frames
+// encoded into one pooled buffer and written in one call, for batches of
+// 1 and 16 shared messages.
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, n := range []int{1, 16} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			srv := NewServer(Config{}, nil)
+			ws, dc := fakeServerWS(b, false)
+			c := newConn(srv, "b", nil)
 			m := NewTextMessage(benchPayload)
-			for _, ws := range wss {
-				if err := m.writeWS(ws); err != nil {
+			batch := make([]*Message, n)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for j := range batch {
+					batch[j] = m
+				}
+				if _, err := c.writeBatch(ws.NetConn(), batch); err != nil {
 					b.Fatal(err)
 				}
 			}
-		}
-	})
-	b.Run("per-conn-plain", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			for _, ws := range wss {
-				if err := NewTextMessage(benchPayload).writeWS(ws); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
+			b.ReportMetric(float64(dc.n.Load())/float64(b.N), "B/batch")
+		})
+	}
 }
 
 // BenchmarkWebSocketBroadcast is the end-to-end path: Send of one Message to

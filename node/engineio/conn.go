@@ -79,11 +79,18 @@ type Conn struct {
 	closeTimer *time.Timer
 
 	// WebSocket: ws is the main connection; writerRunning is true while a
-	// writer goroutine owns it.
+	// writer goroutine owns it; inflight is true while that writer holds a
+	// batch taken from the queue and not yet written.
 	ws            *websocket.Conn
 	writerRunning bool
-	// flushed, when not nil, is closed once the writer goes idle (see Flush).
+	inflight      bool
+	// flushed, when not nil, is closed once the writer has written
+	// everything queued (see Flush).
 	flushed chan struct{}
+	// wdl is the write deadline last set on the websocket, in scheduler
+	// time; owned by the writer goroutine (writers never overlap, and each
+	// starts under mu after the previous one stopped under mu).
+	wdl int64
 
 	// Upgrade: probe is the websocket being probed; probed is set once
 	// "2probe" was answered.
@@ -193,7 +200,7 @@ func (c *Conn) TrySend(msgs ...*Message) bool {
 		c.queueBytes+n <= c.srv.cfg.MaxQueueBytes
 	if ready {
 		if c.websocket {
-			ready = !c.writerRunning
+			ready = !c.inflight
 		} else {
 			ready = c.getWaiter != nil
 		}
@@ -258,6 +265,13 @@ func (c *Conn) enqueueLocked(msgs []*Message, n int) {
 // session over) and releases Flush waiters.
 func (c *Conn) writerIdleLocked() {
 	c.writerRunning = false
+	c.inflight = false
+	c.releaseFlushLocked()
+}
+
+// releaseFlushLocked wakes the Flush waiters: everything queued so far has
+// been written (or the writer stopped).
+func (c *Conn) releaseFlushLocked() {
 	if c.flushed != nil {
 		close(c.flushed)
 		c.flushed = nil
@@ -272,7 +286,7 @@ func (c *Conn) writerIdleLocked() {
 // pacing does.
 func (c *Conn) Flush(timeout time.Duration) bool {
 	c.mu.Lock()
-	if !c.websocket || !c.writerRunning || c.state == stateClosed {
+	if !c.websocket || !c.writerRunning || c.state == stateClosed || (len(c.queue) == 0 && !c.inflight) {
 		c.mu.Unlock()
 		return true
 	}

@@ -1,20 +1,12 @@
 package engineio
 
-import (
-	"sync"
-	"sync/atomic"
-
-	"github.com/gorilla/websocket"
-)
+import "github.com/gorilla/websocket"
 
 // Message is an encoded outgoing Engine.IO message packet. It is immutable
 // once built and may be shared by many connections (a broadcast builds it
-// once); the websocket frame is prepared once, lazily.
-//
-// The first connection that writes a Message over a websocket writes it
-// directly; from the second one on, the frame is built once as a gorilla
-// PreparedMessage and reused, so a broadcast pays for one frame encoding
-// while a message sent to a single connection costs no preparation.
+// once and queues the same pointer to every recipient). Its websocket frame
+// header is a few bytes computed by each writer as it copies the payload
+// into its batch buffer, so sharing a Message costs nothing per recipient.
 type Message struct {
 	// typ is the packet type; data messages are ptMessage, the others are
 	// the server's own control packets (ping, pong probe, noop, open).
@@ -23,11 +15,6 @@ type Message struct {
 	// data is the full text frame, type digit included ("4hello").
 	binary bool
 	data   []byte
-
-	// uses counts websocket writes; the frame is prepared from the second.
-	uses     atomic.Int32
-	prepOnce sync.Once
-	prepared atomic.Pointer[websocket.PreparedMessage]
 }
 
 // NewTextMessage returns a text message packet carrying s. s is copied.
@@ -81,27 +68,33 @@ func (m *Message) wsType() int {
 	return websocket.TextMessage
 }
 
-// writeWS writes the message as one websocket frame on ws. Only the
-// connection's single writer calls it.
+// maxWSHeaderLen is the longest server frame header (no mask).
+const maxWSHeaderLen = 10
+
+// appendWSHeader appends the header of the message's websocket frame: one
+// final frame, text or binary, unmasked (RFC 6455 5.2: a server never masks).
+func (m *Message) appendWSHeader(dst []byte) []byte {
+	op := byte(0x80 | websocket.TextMessage)
+	if m.binary {
+		op = 0x80 | websocket.BinaryMessage
+	}
+	n := len(m.data)
+	switch {
+	case n < 126:
+		return append(dst, op, byte(n))
+	case n <= 0xffff:
+		return append(dst, op, 126, byte(n>>8), byte(n))
+	default:
+		u := uint64(n)
+		return append(dst, op, 127, byte(u>>56), byte(u>>48), byte(u>>40), byte(u>>32),
+			byte(u>>24), byte(u>>16), byte(u>>8), byte(u))
+	}
+}
+
+// writeWS writes the message as one websocket frame through gorilla. It is
+// used only where no writer goroutine owns ws (the "3probe" answer on a
+// probe websocket).
 func (m *Message) writeWS(ws *websocket.Conn) error {
-	if pm := m.prepared.Load(); pm != nil {
-		return ws.WritePreparedMessage(pm)
-	}
-	if m.uses.Add(1) == 1 {
-		// First use: a plain write avoids preparing a frame for a message
-		// that may only ever go to one connection.
-		return ws.WriteMessage(m.wsType(), m.data)
-	}
-	m.prepOnce.Do(func() {
-		// NewPreparedMessage only fails on compression errors; we never
-		// compress, so on failure prepared stays nil and we write plainly.
-		if pm, err := websocket.NewPreparedMessage(m.wsType(), m.data); err == nil {
-			m.prepared.Store(pm)
-		}
-	})
-	if pm := m.prepared.Load(); pm != nil {
-		return ws.WritePreparedMessage(pm)
-	}
 	return ws.WriteMessage(m.wsType(), m.data)
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +25,21 @@ const (
 
 // startReaderLocked starts the read goroutine for ws (main or probe).
 func (c *Conn) startReaderLocked(ws *websocket.Conn) {
+	// Answer client pings as gorilla does, but with our WriteTimeout as the
+	// deadline: gorilla's default (1s) would cut short a batch the writer
+	// is writing at the same time on the same net.Conn.
+	timeout := c.srv.cfg.WriteTimeout
+	ws.SetPingHandler(func(data string) error {
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), deadline(timeout))
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	})
 	c.srv.wg.Add(1)
 	go c.readLoop(ws)
 }
@@ -168,14 +185,46 @@ func readErrorReason(err error) string {
 	return reasonTransportError
 }
 
-// writeLoop is the websocket writer: it runs while the queue is non-empty,
-// writes everything queued (one frame per packet, with WriteTimeout per
-// write) and exits when the queue is drained. When the session is closing
-// and the queue is empty it sends the close frame and finalizes.
+// Writer tuning.
+const (
+	// maxWriteBatch is the most bytes the writer gathers for one write
+	// call; a larger batch is written in several calls, and a frame larger
+	// than this is written on its own, without copying its payload.
+	maxWriteBatch = 64 << 10
+	// frameBufSize is the initial capacity of a pooled batch buffer.
+	frameBufSize = 4 << 10
+	// writerLinger is how many times a writer that drained the queue
+	// yields the processor, re-checking the queue each time, before it
+	// exits. Under load (a broadcast enqueueing to many connections) the
+	// next message usually arrives within a few yields, which saves a
+	// goroutine exit and start per message; an idle connection keeps no
+	// goroutine.
+	writerLinger = 2
+)
+
+// frameBufs pools the writers' batch buffers, so an idle connection holds
+// none.
+var frameBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, frameBufSize)
+	return &b
+}}
+
+// writeLoop is the websocket writer. It runs while the queue is non-empty
+// and takes everything queued at once: the frames of the batch are encoded
+// into one pooled buffer and written with one write call (and at most one
+// SetWriteDeadline) on the underlying network connection. It exits when
+// the queue stays empty for writerLinger yields. When the session is
+// closing and the queue is empty it sends the close frame and finalizes.
+//
+// Writing to ws.NetConn() directly is sound because this goroutine is the
+// connection's only data writer; the few control frames written through
+// gorilla (the pong answering a client ping, the close frame) are each one
+// write call on the same net.Conn, whose Write calls do not interleave.
 func (c *Conn) writeLoop(ws *websocket.Conn) {
 	defer c.srv.wg.Done()
-	hooks := &c.srv.cfg.Hooks
-	timeout := c.srv.cfg.WriteTimeout
+	nc := ws.NetConn()
+	var spare []*Message
+	idle := 0
 	for {
 		c.mu.Lock()
 		if c.state == stateClosed || c.ws != ws {
@@ -184,41 +233,116 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 			return
 		}
 		if len(c.queue) == 0 {
+			c.inflight = false
+			c.releaseFlushLocked()
 			if c.state == stateClosing {
 				c.mu.Unlock()
 				c.finishClose(ws)
 				return
+			}
+			if idle < writerLinger {
+				idle++
+				c.mu.Unlock()
+				runtime.Gosched()
+				continue
 			}
 			c.writerIdleLocked()
 			c.queue = nil
 			c.mu.Unlock()
 			return
 		}
+		idle = 0
 		batch := c.queue
-		c.queue = nil
+		c.queue = spare[:0]
+		c.inflight = true
 		c.mu.Unlock()
 
-		written := 0
-		for i, m := range batch {
-			_ = ws.SetWriteDeadline(time.Now().Add(timeout))
-			if err := m.writeWS(ws); err != nil {
-				c.closeNow(reasonTransportError)
-				c.mu.Lock()
-				c.writerIdleLocked()
-				c.mu.Unlock()
-				return
-			}
-			hooks.packetOut(m.typ, m.payloadLen())
-			written += m.size()
-			batch[i] = nil
+		written, err := c.writeBatch(nc, batch)
+		clear(batch)
+		spare = batch
+		if err != nil {
+			c.closeNow(reasonTransportError)
+			c.mu.Lock()
+			c.writerIdleLocked()
+			c.mu.Unlock()
+			return
 		}
 		c.mu.Lock()
 		if c.state != stateClosed {
 			c.queueBytes -= written
-			hooks.queueBytes(-written)
+			c.srv.cfg.Hooks.queueBytes(-written)
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeBatch writes the frames of batch to nc and returns the queue bytes
+// they accounted for.
+func (c *Conn) writeBatch(nc net.Conn, batch []*Message) (int, error) {
+	hooks := &c.srv.cfg.Hooks
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 2*maxWriteBatch {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	}()
+	written := 0
+	for _, m := range batch {
+		if len(buf) > 0 && len(buf)+maxWSHeaderLen+len(m.data) > maxWriteBatch {
+			if err := c.write(nc, buf); err != nil {
+				return written, err
+			}
+			buf = buf[:0]
+		}
+		buf = m.appendWSHeader(buf)
+		if len(m.data) > maxWriteBatch {
+			// A big frame: header and payload in one writev, no copy.
+			bufs := net.Buffers{buf, m.data}
+			if err := c.setWriteDeadline(nc); err != nil {
+				return written, err
+			}
+			if _, err := bufs.WriteTo(nc); err != nil {
+				return written, err
+			}
+			buf = buf[:0]
+		} else {
+			buf = append(buf, m.data...)
+		}
+		hooks.packetOut(m.typ, m.payloadLen())
+		written += m.size()
+	}
+	if len(buf) > 0 {
+		if err := c.write(nc, buf); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// write writes b to nc in one call, under the write deadline.
+func (c *Conn) write(nc net.Conn, b []byte) error {
+	if err := c.setWriteDeadline(nc); err != nil {
+		return err
+	}
+	_, err := nc.Write(b)
+	return err
+}
+
+// setWriteDeadline makes sure a write starting now is bounded by about
+// WriteTimeout: the deadline is moved only when less than 7/8 of
+// WriteTimeout is left, which saves re-arming the runtime's timer on every
+// write of a busy connection (a write may thus get between 7/8 and all of
+// WriteTimeout).
+func (c *Conn) setWriteDeadline(nc net.Conn) error {
+	timeout := int64(c.srv.cfg.WriteTimeout)
+	now := c.srv.sched.now()
+	if c.wdl-now >= timeout-timeout/8 {
+		return nil
+	}
+	c.wdl = now + timeout
+	return nc.SetWriteDeadline(time.Now().Add(time.Duration(timeout)))
 }
 
 // finishClose ends a graceful websocket close: close frame, then finalize;
