@@ -59,11 +59,11 @@ type Socket struct {
 
 func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
 	return &Socket{
-		id:        adapter.SocketID(newID()),
-		ns:        ns,
-		client:    c,
-		auth:      auth,
-		handlers:  make(map[string][]EventHandler),
+		id:       adapter.SocketID(newID()),
+		ns:       ns,
+		client:   c,
+		auth:     auth,
+		handlers: make(map[string][]EventHandler),
 	}
 }
 
