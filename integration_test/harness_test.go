@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Timeouts of the harness. Each scenario step has its own (≤ stepTimeout).
@@ -63,7 +65,8 @@ var (
 
 var errToolMissing = errors.New("tool missing")
 
-// TestMain owns the temporary build directory of the package.
+// TestMain owns the temporary build directory of the package and fails the
+// run when a goroutine outlives the tests.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sio-integration-")
 	if err != nil {
@@ -73,6 +76,14 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	// Every goroutine a test started (log readers, clients, in-process
+	// nodes) must be gone once the tests are.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "integration_test: leaked goroutines:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

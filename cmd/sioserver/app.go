@@ -53,8 +53,11 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
 		// Bound how long a publish can stall while Redis is unreachable:
-		// local delivery must not wait on a dead server.
+		// local delivery must not wait on a dead server. go-redis also
+		// retries each failed dial (5 times, 100ms apart, by default),
+		// which would hold every publish about a second during an outage.
 		opts.MaxRetries = 1
+		opts.DialerRetries = 1
 		opts.DialTimeout = 2 * time.Second
 		opts.ReadTimeout = 2 * time.Second
 		opts.WriteTimeout = 2 * time.Second

@@ -131,6 +131,22 @@ func main() {
 	}
 }
 
+// newHTTPServer returns the node's HTTP server for handler. Its timeouts
+// bound what a slow or idle client can hold: a request's headers must
+// arrive within 10s (slowloris), idle keep-alive connections close after
+// 2 minutes and headers are capped at 64 KiB. There is no read or write
+// timeout for the whole request, as long-polling GETs and websockets stay
+// open far longer.
+func newHTTPServer(cfg config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              cfg.addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // run serves until ctx ends, then drains within cfg.drainTimeout.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	app, err := newApp(cfg, log)
@@ -138,13 +154,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer app.close()
-	hs := &http.Server{
-		Addr:              cfg.addr,
-		Handler:           app.handler(),
-		ReadHeaderTimeout: 10 * time.Second, // slowloris: a request's headers must arrive in time
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	hs := newHTTPServer(cfg, app.handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
 	log.Info("listening", "addr", cfg.addr, "redis", cfg.redisURL != "")
