@@ -666,12 +666,6 @@ func TestInProcessThreeNodeCluster(t *testing.T) {
 // client must stay connected and keep getting its acks, as with Node.js
 // (ioredis queues the publishes).
 func TestUnresponsiveRedisKeepsClients(t *testing.T) {
-	if !bugFixed() {
-		t.Skip("BUG: a broadcast publishes to Redis synchronously on the sender's read goroutine " +
-			"(redisadapter.Adapter.Broadcast called from an event handler); with Redis unresponsive each " +
-			"publish holds that goroutine up to ReadTimeout×(MaxRetries+1) = 4s, so the client's acks wait " +
-			"behind them (>5s) and its pongs go unread until it is dropped with ping timeout. Set SIO_TEST_KNOWN_BUGS=1 to run.")
-	}
 	t.Parallel()
 	rs := startPrivateRedis(t)
 	n := startGoNode(t, clusterEnv(rs.url(), uniquePrefix(t), "frozen-redis"))
@@ -698,8 +692,6 @@ func TestUnresponsiveRedisKeepsClients(t *testing.T) {
 	}
 }
 
-// bugFixed reports whether tests of known, not yet fixed bugs should run.
-func bugFixed() bool { return os.Getenv("SIO_TEST_KNOWN_BUGS") == "1" }
 
 func isDone(c *nodeClient) bool {
 	select {

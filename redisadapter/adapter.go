@@ -32,24 +32,24 @@ func (e *timeoutError) Is(target error) bool { return target == ErrTimeout }
 // to the other nodes over Redis pub/sub in the classic
 // @socket.io/redis-adapter 8.x format. See the package documentation.
 type Adapter struct {
-	mem    *adapter.Memory
-	ns     adapter.Namespace
-	client redis.UniversalClient
-	opts   Options
-	uid    string
-	nsp    string
-	ch     channels
-	log    *slog.Logger
-	pubLog *limitedLog
-	sub    *subscriber
+	mem     *adapter.Memory
+	ns      adapter.Namespace
+	client  redis.UniversalClient
+	opts    Options
+	uid     string
+	nsp     string
+	ch      channels
+	log     *slog.Logger
+	pubLog  *limitedLog // failed PUBLISHes
+	fullLog *limitedLog // messages refused by a full publish queue
+	sub     *subscriber
 
-	// responses queues the answers to other nodes; one goroutine publishes
-	// them in order so that no caller blocks on Redis to answer.
-	responses chan outgoing
+	// pub publishes everything this adapter sends (broadcasts, requests,
+	// answers) in order, from one bounded queue.
+	pub *publisher
 
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 	started atomic.Bool
 	closed  atomic.Bool
 
@@ -63,12 +63,6 @@ var (
 	_ adapter.Adapter      = (*Adapter)(nil)
 	_ adapter.ReadyChecker = (*Adapter)(nil)
 )
-
-// outgoing is a response waiting to be published.
-type outgoing struct {
-	channel string
-	payload []byte
-}
 
 // pending is a request waiting for the answers of other nodes.
 type pending struct {
@@ -123,11 +117,12 @@ func newAdapter(client redis.UniversalClient, ns adapter.Namespace, opts Options
 		nsp:         ns.Name(),
 		log:         opts.Logger,
 		pubLog:      &limitedLog{log: opts.Logger, every: logEvery},
-		responses:   make(chan outgoing, opts.QueueSize),
+		fullLog:     &limitedLog{log: opts.Logger, every: logEvery},
 		requests:    make(map[string]*pending),
 		ackRequests: make(map[string]*ackRequest),
 		echoes:      make(map[string][]chan struct{}),
 	}
+	a.pub = newPublisher(client, &a.opts.Hooks, a.pubLog, opts.PublishQueueSize, opts.PublishBatchSize, opts.RequestsTimeout)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.ch = newChannels(opts.Key, a.nsp, a.uid)
 	a.log = a.log.With(slog.String("nsp", a.nsp), slog.String("uid", a.uid))
@@ -156,8 +151,7 @@ func (a *Adapter) Init(ctx context.Context) error {
 		return err
 	}
 	a.sub.start()
-	a.wg.Add(1)
-	go a.publishResponses()
+	a.pub.start()
 	wctx, cancel := context.WithTimeout(ctx, a.opts.RequestsTimeout)
 	defer cancel()
 	if err := a.sub.waitReady(wctx); err != nil {
@@ -181,16 +175,17 @@ func (a *Adapter) Ready() error {
 // a worker queue was full.
 func (a *Adapter) Dropped() int64 { return a.sub.dropped.Load() }
 
-// Close unsubscribes, stops the adapter's goroutines and fails the
-// requests in flight with adapter.ErrClosed. Responses not yet published
-// are discarded. Close is idempotent; the client stays open.
+// Close unsubscribes, fails the requests in flight with
+// adapter.ErrClosed, publishes the messages still queued until ctx ends
+// (the rest are discarded and counted with Hooks.Dropped) and stops the
+// adapter's goroutines. Close is idempotent; the client stays open.
 func (a *Adapter) Close(ctx context.Context) error {
 	if !a.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	a.cancel()
 	a.sub.close()
-	a.wg.Wait()
+	a.pub.close(ctx)
 	a.mu.Lock()
 	for id, r := range a.ackRequests {
 		r.timer.Stop()
@@ -223,15 +218,25 @@ func (a *Adapter) Sids() map[adapter.SocketID][]adapter.Room { return a.mem.Sids
 // ---------------------------------------------------------------------------
 // Publishing
 
-// publish sends one message, counting and (rate limited) logging errors.
-func (a *Adapter) publish(ctx context.Context, channel string, payload []byte) error {
-	if err := a.client.Publish(ctx, channel, payload).Err(); err != nil {
+// publish queues a message and waits for its publish result until ctx
+// ends or the adapter closes. maybeSent is false when the message
+// certainly was not (and will not be) published. Publish failures are
+// counted and logged by the publisher.
+func (a *Adapter) publish(ctx context.Context, channel string, payload []byte) (maybeSent bool, err error) {
+	return a.pub.publish(ctx, a.ctx.Done(), channel, payload)
+}
+
+// publishAsync queues a message without waiting for its publication. A
+// message that cannot be queued is counted (Hooks.PublishError), logged
+// (rate limited) and its error returned.
+func (a *Adapter) publishAsync(channel string, payload []byte) error {
+	err := a.pub.enqueue(outgoing{channel: channel, payload: payload})
+	if err != nil && !errors.Is(err, adapter.ErrClosed) {
 		a.opts.Hooks.publishError(err)
-		a.pubLog.warn("redisadapter: publish failed", "channel", channel, "err", err)
-		return fmt.Errorf("redisadapter: publish to %s: %w", channel, err)
+		a.fullLog.warn("redisadapter: publish queue full, message dropped", "channel", channel,
+			"queue", a.opts.PublishQueueSize)
 	}
-	a.opts.Hooks.published()
-	return nil
+	return err
 }
 
 // respond queues an answer to the node that sent req.
@@ -240,31 +245,11 @@ func (a *Adapter) respond(req object, payload []byte) {
 }
 
 // enqueue queues a response without blocking; it is dropped and counted
-// when the queue is full.
+// (Hooks.Dropped) when the publish queue is full.
 func (a *Adapter) enqueue(channel string, payload []byte) {
-	if a.closed.Load() {
-		return
-	}
-	select {
-	case a.responses <- outgoing{channel, payload}:
-	default:
+	if err := a.pub.enqueue(outgoing{channel: channel, payload: payload}); err != nil && !errors.Is(err, adapter.ErrClosed) {
 		a.opts.Hooks.dropped()
-		a.pubLog.warn("redisadapter: response queue full, response dropped", "channel", channel)
-	}
-}
-
-// publishResponses publishes queued responses in order until Close.
-func (a *Adapter) publishResponses() {
-	defer a.wg.Done()
-	for {
-		select {
-		case o := <-a.responses:
-			ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestsTimeout)
-			_ = a.publish(ctx, o.channel, o.payload)
-			cancel()
-		case <-a.ctx.Done():
-			return
-		}
+		a.fullLog.warn("redisadapter: publish queue full, response dropped", "channel", channel)
 	}
 }
 
@@ -272,9 +257,11 @@ func (a *Adapter) publishResponses() {
 // Cluster-wide methods
 
 // Broadcast delivers pkt to the matching local sockets, then (unless
-// opts.Flags.Local) publishes it for the other nodes. Local delivery
-// happens even when Redis is unreachable; the publish error is returned.
-// Cluster-wide.
+// opts.Flags.Local) queues it for publication to the other nodes and
+// returns without waiting for Redis. Local delivery happens even when
+// Redis is unreachable. It returns an error matching ErrPublishQueueFull
+// when the publish queue is full; failures of the publication itself are
+// only counted (Hooks.PublishError) and logged. Cluster-wide.
 func (a *Adapter) Broadcast(ctx context.Context, pkt *adapter.Packet, opts adapter.BroadcastOptions) error {
 	if a.closed.Load() {
 		return adapter.ErrClosed
@@ -299,15 +286,16 @@ func (a *Adapter) Broadcast(ctx context.Context, pkt *adapter.Packet, opts adapt
 	if msg == nil {
 		return nil
 	}
-	return a.publish(ctx, channel, msg)
+	return a.publishAsync(channel, msg)
 }
 
 // BroadcastWithAck delivers pkt asking every matching client for an ack.
 // Unless opts.Flags.Local, it publishes a BROADCAST request: each other
 // node answers with its client count (onClientCount) and forwards each
 // client's ack (onAck) until opts.Flags.Timeout (RequestsTimeout when
-// zero) passes. onClientCount and onAck may be called concurrently from
-// several goroutines. Cluster-wide.
+// zero) passes. It waits for the request to be published (within ctx and
+// that timeout) and returns the publish error. onClientCount and onAck
+// may be called concurrently from several goroutines. Cluster-wide.
 func (a *Adapter) BroadcastWithAck(ctx context.Context, pkt *adapter.Packet, opts adapter.BroadcastOptions,
 	onClientCount func(n int), onAck adapter.AckFunc) error {
 	if a.closed.Load() {
@@ -348,7 +336,11 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, pkt *adapter.Packet, opt
 	if err := a.mem.BroadcastWithAck(ctx, pkt, opts, onClientCount, onAck); err != nil {
 		return err
 	}
-	return a.publish(ctx, a.ch.request, msg)
+	pctx, cancel := context.WithTimeoutCause(ctx, timeout,
+		&timeoutError{"timeout reached while publishing broadcast with acks"})
+	defer cancel()
+	_, err = a.publish(pctx, a.ch.request, msg)
+	return err
 }
 
 // Sockets returns the ids of the sockets in any of rooms on every node.
@@ -433,28 +425,28 @@ func (a *Adapter) request(ctx context.Context, p *pending, kind string, timeout 
 }
 
 // roundTrip registers p under id, publishes payload on the request channel
-// and waits for p's answers.
+// and waits for p's answers. timeout covers both the publication (which
+// may wait in the publish queue) and the answers.
 func (a *Adapter) roundTrip(ctx context.Context, id string, p *pending, kind string, timeout time.Duration,
 	payload []byte, timeoutMsg func() string) error {
 	start := time.Now()
 	defer a.opts.Hooks.latency(kind, start)
+	te := &timeoutError{}
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, te)
+	defer cancel()
 	p.done = make(chan struct{})
 	a.mu.Lock()
 	a.requests[id] = p
 	a.mu.Unlock()
-	err := a.publish(ctx, a.ch.request, payload)
+	_, err := a.publish(tctx, a.ch.request, payload)
 	if err == nil {
-		t := time.NewTimer(timeout)
 		select {
 		case <-p.done:
-		case <-t.C:
-			err = &timeoutError{}
-		case <-ctx.Done():
-			err = ctx.Err()
+		case <-tctx.Done():
+			err = context.Cause(tctx)
 		case <-a.ctx.Done():
 			err = adapter.ErrClosed
 		}
-		t.Stop()
 	}
 	a.mu.Lock()
 	delete(a.requests, id)
@@ -463,7 +455,7 @@ func (a *Adapter) roundTrip(ctx context.Context, id string, p *pending, kind str
 	if finished {
 		return nil
 	}
-	if te, ok := err.(*timeoutError); ok {
+	if err == te {
 		te.msg = timeoutMsg()
 	}
 	return err
@@ -516,36 +508,36 @@ func (a *Adapter) DisconnectSockets(ctx context.Context, opts adapter.BroadcastO
 }
 
 // viaEcho publishes a fire-and-forget request that this node applies when
-// it receives it back, and waits for that. When the adapter is not
-// subscribed or the publish fails, it applies the request locally.
+// it receives it back, and waits for that (RequestsTimeout at most,
+// publication included). When the adapter is not subscribed, or the
+// request certainly was not published, it applies the request locally.
 func (a *Adapter) viaEcho(ctx context.Context, kind string, payload []byte, local func() error) error {
 	if a.closed.Load() {
 		return adapter.ErrClosed
 	}
+	tctx, cancel := context.WithTimeoutCause(ctx, a.opts.RequestsTimeout,
+		&timeoutError{"timeout reached while waiting for own " + kind + " request to come back"})
+	defer cancel()
 	if a.sub.ready() != nil {
 		// The echo would not come back: apply now, publish for the others.
 		if err := local(); err != nil {
 			return err
 		}
-		return a.publish(ctx, a.ch.request, payload)
+		_, err := a.publish(tctx, a.ch.request, payload)
+		return err
 	}
 	w := make(chan struct{})
 	key := string(payload)
 	a.mu.Lock()
 	a.echoes[key] = append(a.echoes[key], w)
 	a.mu.Unlock()
-	err := a.publish(ctx, a.ch.request, payload)
-	published := err == nil
-	if published {
-		t := time.NewTimer(a.opts.RequestsTimeout)
-		defer t.Stop()
+	maybeSent, err := a.publish(tctx, a.ch.request, payload)
+	if err == nil {
 		select {
 		case <-w:
 			return nil
-		case <-t.C:
-			err = &timeoutError{"timeout reached while waiting for own " + kind + " request to come back"}
-		case <-ctx.Done():
-			err = ctx.Err()
+		case <-tctx.Done():
+			err = context.Cause(tctx)
 		case <-a.ctx.Done():
 			err = adapter.ErrClosed
 		}
@@ -556,7 +548,7 @@ func (a *Adapter) viaEcho(ctx context.Context, kind string, payload []byte, loca
 	if applied {
 		return nil
 	}
-	if !published {
+	if !maybeSent {
 		// Nothing will come back: apply locally.
 		if lerr := local(); lerr != nil {
 			return errors.Join(err, lerr)
@@ -600,7 +592,10 @@ func (a *Adapter) echoApplied(payload string) {
 }
 
 // ServerSideEmit sends data ([event, args...]) to every other node.
-// Arguments travel as JSON, as in socket.io. Cluster-wide.
+// Arguments travel as JSON, as in socket.io. Like Broadcast it only
+// queues the message: it returns an error matching ErrPublishQueueFull
+// when the publish queue is full, and publication failures are counted
+// and logged. Cluster-wide.
 func (a *Adapter) ServerSideEmit(ctx context.Context, data []any) error {
 	if a.closed.Load() {
 		return adapter.ErrClosed
@@ -613,7 +608,7 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, data []any) error {
 	if err != nil {
 		return err
 	}
-	return a.publish(ctx, a.ch.request, payload)
+	return a.publishAsync(a.ch.request, payload)
 }
 
 // ServerSideEmitWithAck sends data to every other node and returns one

@@ -74,25 +74,51 @@
 // it hands each message to one of Options.Workers goroutines, chosen by
 // channel so that the messages of a channel keep their order, through a
 // queue of Options.QueueSize messages; when a queue is full the message
-// is dropped and counted (Hooks.Dropped, Adapter.Dropped). Answers to
-// other nodes go through one bounded queue as well.
+// is dropped and counted (Hooks.Dropped, Adapter.Dropped).
+//
+// Everything an adapter publishes (broadcasts, requests, answers to other
+// nodes) goes through one FIFO queue of Options.PublishQueueSize
+// messages, drained by one goroutine that sends what is queued in
+// pipelines of up to Options.PublishBatchSize PUBLISH commands (one per
+// message), so the messages of a namespace reach Redis in the order they
+// were issued: a socketsJoin never overtakes an earlier broadcast. No
+// caller waits for Redis unless it needs the result: Broadcast and
+// ServerSideEmit only queue their message; BroadcastWithAck, the requests
+// that wait for answers (Sockets, AllRooms, FetchSockets,
+// ServerSideEmitWithAck) and AddSockets, DelSockets and DisconnectSockets
+// wait for their own message to be published, within their ctx and their
+// timeout; a message still queued when its caller gives up is withdrawn.
+//
+// While Redis is slow or unresponsive (connections open, no answers),
+// messages wait in the queue; when it is full, Broadcast and
+// ServerSideEmit return an error matching ErrPublishQueueFull at once
+// (counted with Hooks.PublishError and logged), the waiting methods fail
+// with it, and answers to other nodes are dropped (Hooks.Dropped). Each
+// round trip is bounded by the go-redis client's ReadTimeout and
+// WriteTimeout (and retries), which the owner of the client should keep
+// short.
 //
 // While Redis is unreachable, local delivery continues; what other nodes
 // publish meanwhile is lost for this node (Redis pub/sub stores nothing),
-// and what this node publishes is lost for the others: the publishing
-// methods return the error, Hooks.PublishError counts it and a warning is
-// logged at most once every 10 seconds. Cluster requests fail with the
-// Redis error. go-redis reconnects and resubscribes by itself; the
-// adapter pings an idle connection every 3 seconds and replaces one that
-// stops answering. Ready (adapter.ReadyChecker) returns an error from the
-// loss of the subscription until Redis confirms it again.
+// and what this node publishes is lost for the others: each failed
+// PUBLISH is counted by Hooks.PublishError and a warning is logged at
+// most once every 10 seconds; the methods that wait for their
+// publication return the error. Cluster requests fail with the Redis
+// error. go-redis reconnects and resubscribes by itself; the adapter
+// pings an idle connection every 3 seconds and replaces one that stops
+// answering. Ready (adapter.ReadyChecker) returns an error from the loss
+// of the subscription until Redis confirms it again.
 //
 // # Concurrency
 //
 // All Adapter and Emitter methods are goroutine-safe. The adapter never
 // holds a lock across network I/O or while it calls the Namespace. Per
 // adapter it runs one receive goroutine, Options.Workers worker
-// goroutines and one response publisher, all stopped by Close. Namespace
+// goroutines and one publisher goroutine, all stopped by Close. Close
+// publishes what is still queued until its ctx ends and discards the rest
+// (Hooks.Dropped); a round trip in flight when ctx ends cannot be
+// interrupted, so the publisher goroutine may outlive Close until the
+// client's timeouts end it (or the client is closed). Namespace
 // callbacks (Deliver, ServerSideEmit, DisconnectSockets, RoomEvent) run
 // on worker goroutines for remote messages and must not block. The
 // callbacks of BroadcastWithAck may run concurrently on several

@@ -15,6 +15,9 @@ const (
 	DefaultRequestsTimeout = 5 * time.Second
 	DefaultWorkers         = 4
 	DefaultQueueSize       = 1024
+
+	DefaultPublishQueueSize = 4096
+	DefaultPublishBatchSize = 128
 )
 
 // logEvery is the minimum interval between two repeated warnings of the
@@ -28,8 +31,13 @@ type Options struct {
 	Key string
 
 	// RequestsTimeout bounds cluster requests that wait for answers
-	// (Sockets, AllRooms, FetchSockets, ServerSideEmitWithAck) and
-	// BroadcastWithAck without a flags timeout. Zero value means 5s.
+	// (Sockets, AllRooms, FetchSockets, ServerSideEmitWithAck),
+	// BroadcastWithAck without a flags timeout, and the wait of AddSockets,
+	// DelSockets and DisconnectSockets for their own request, in each
+	// case including the time the message waits in the publish queue.
+	// Publish round trips get it as a context deadline, which go-redis
+	// applies only with redis.Options.ContextTimeoutEnabled (its
+	// ReadTimeout and WriteTimeout apply in any case). Zero value means 5s.
 	RequestsTimeout time.Duration
 
 	// PublishOnSpecificResponseChannel makes this node publish its answers
@@ -45,9 +53,23 @@ type Options struct {
 
 	// QueueSize is the number of received messages each worker buffers.
 	// When a worker's queue is full new messages for it are dropped and
-	// counted (Hooks.Dropped). It also bounds the queue of outgoing
-	// responses. Zero value means 1024.
+	// counted (Hooks.Dropped). Zero value means 1024.
 	QueueSize int
+
+	// PublishQueueSize is the number of outgoing messages (broadcasts,
+	// requests, answers to other nodes) that may wait to be published,
+	// in one FIFO per namespace, while Redis is slow or unresponsive.
+	// When it is full, Broadcast and ServerSideEmit return an error
+	// matching ErrPublishQueueFull (counted with Hooks.PublishError), the
+	// methods that wait for their request fail with it, and answers to
+	// other nodes are dropped (Hooks.Dropped). Zero value means 4096;
+	// at most 1048576.
+	PublishQueueSize int
+
+	// PublishBatchSize is the largest number of queued messages sent to
+	// Redis in one pipeline (one round trip). Zero value means 128; at
+	// most 4096.
+	PublishBatchSize int
 
 	// Logger receives warnings (rate limited) and debug messages. Zero
 	// value means no logging.
@@ -62,13 +84,16 @@ type Options struct {
 type Hooks struct {
 	// Published is called after each successful PUBLISH.
 	Published func()
-	// PublishError is called for each failed PUBLISH.
+	// PublishError is called for each failed PUBLISH, and for each
+	// broadcast or server-side emit that could not be queued because the
+	// publish queue was full (err matches ErrPublishQueueFull).
 	PublishError func(err error)
 	// Received is called for each message read from Redis.
 	Received func()
 	// Dropped is called for each received message dropped because its
-	// worker queue was full, and for each response dropped because the
-	// outgoing response queue was full.
+	// worker queue was full, for each answer to another node dropped
+	// because the publish queue was full, and for each queued message
+	// discarded by Close.
 	Dropped func()
 	// RequestLatency is called when a cluster request completes or times
 	// out, with its kind ("sockets", "allRooms", "fetchSockets",
@@ -120,6 +145,12 @@ func (o Options) withDefaults() Options {
 	if o.QueueSize == 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.PublishQueueSize == 0 {
+		o.PublishQueueSize = DefaultPublishQueueSize
+	}
+	if o.PublishBatchSize == 0 {
+		o.PublishBatchSize = DefaultPublishBatchSize
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,6 +168,12 @@ func (o Options) validate() error {
 	}
 	if o.QueueSize < 0 || o.QueueSize > 1<<20 {
 		errs = append(errs, fmt.Errorf("QueueSize %d is outside 0..1048576", o.QueueSize))
+	}
+	if o.PublishQueueSize < 0 || o.PublishQueueSize > 1<<20 {
+		errs = append(errs, fmt.Errorf("PublishQueueSize %d is outside 0..1048576", o.PublishQueueSize))
+	}
+	if o.PublishBatchSize < 0 || o.PublishBatchSize > 4096 {
+		errs = append(errs, fmt.Errorf("PublishBatchSize %d is outside 0..4096", o.PublishBatchSize))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("redisadapter: invalid options: %w", err)
