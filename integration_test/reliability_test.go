@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -691,7 +690,6 @@ func TestUnresponsiveRedisKeepsClients(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
 
 func isDone(c *nodeClient) bool {
 	select {
