@@ -212,7 +212,9 @@ func (c *client) send(msgs []*engineio.Message, volatile bool) error {
 		c.conn.TrySend(msgs...) // a drop is counted by the engine's VolatileDropped hook
 		return nil
 	}
-	return c.conn.Send(msgs...)
+	// One socket's packet: written at once when the writer is idle (no
+	// goroutine hand-off); broadcasts go through deliver's queued Send.
+	return c.conn.SendDirect(msgs...)
 }
 
 // encodeMessages turns a packet into its Engine.IO messages: the text

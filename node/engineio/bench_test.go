@@ -88,10 +88,10 @@ func BenchmarkWebSocketBroadcast(b *testing.B) {
 		c.ws, c.websocket = ws, true
 		conns[i] = c
 	}
-	idle := func(c *Conn) bool {
+	idle := func(c *Conn) bool { // everything written
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return !c.writerRunning
+		return len(c.queue) == 0 && !c.inflight
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

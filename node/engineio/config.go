@@ -59,6 +59,10 @@ type Hooks struct {
 	// ("message", "ping", ...) and their payload bytes.
 	PacketIn  func(typ string, bytes int)
 	PacketOut func(typ string, bytes int)
+	// PacketsOut, when set, replaces PacketOut for websocket writes: one
+	// call per run of same-type packets in a written batch, with their
+	// count and payload bytes (fewer metric updates on a busy connection).
+	PacketsOut func(typ string, packets, bytes int)
 	// QueueBytes reports a change (+/-) of bytes queued for writing.
 	QueueBytes func(delta int)
 	// VolatileDropped counts messages dropped by TrySend (one call per
@@ -154,6 +158,36 @@ func (h *Hooks) packetOut(t packetType, n int) {
 	if h.PacketOut != nil {
 		h.PacketOut(t.String(), n)
 	}
+}
+
+// packetsOut aggregates the PacketOut events of a written batch into runs
+// of one packet type, for Hooks.PacketsOut.
+type packetsOut struct {
+	typ     packetType
+	packets int
+	bytes   int
+}
+
+// add records m as written.
+func (o *packetsOut) add(h *Hooks, m *Message) {
+	if h.PacketsOut == nil {
+		h.packetOut(m.typ, m.payloadLen())
+		return
+	}
+	if o.packets > 0 && o.typ != m.typ {
+		o.flush(h)
+	}
+	o.typ = m.typ
+	o.packets++
+	o.bytes += m.payloadLen()
+}
+
+// flush reports the current run.
+func (o *packetsOut) flush(h *Hooks) {
+	if o.packets > 0 && h.PacketsOut != nil {
+		h.PacketsOut(o.typ.String(), o.packets, o.bytes)
+	}
+	o.packets, o.bytes = 0, 0
 }
 
 func (h *Hooks) queueBytes(delta int) {

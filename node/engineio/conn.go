@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,11 +48,12 @@ const serverClosePollWait = time.Second
 // Conn is one Engine.IO session. Its methods are goroutine-safe.
 //
 // Locks: hmu serializes Handler calls; mu guards the rest. Order: hmu, then
-// mu, then the scheduler's lock. No lock is held across network I/O.
+// mu, then the scheduler's or the flusher's lock. No lock is held across
+// network I/O.
 type Conn struct {
 	srv *Server
 	id  string
-	req *RequestInfo
+	req *reqInfo
 
 	// hmu is held while calling the Handler, so its methods run one at a
 	// time; handlerDone (under hmu) is set before OnClose.
@@ -70,6 +73,9 @@ type Conn struct {
 	// counts them plus those a websocket writer is writing.
 	queue      []*Message
 	queueBytes int
+	// queue1 backs the queue's first message when no writer is running, so
+	// a broadcast's enqueue to an idle connection allocates nothing.
+	queue1 [1]*Message
 
 	// Long-polling: getWaiter is the pending GET's wake channel (nil when
 	// none); getFinal is the body a GET released by finalization writes.
@@ -82,15 +88,24 @@ type Conn struct {
 	// writer goroutine owns it; inflight is true while that writer holds a
 	// batch taken from the queue and not yet written.
 	ws            *websocket.Conn
+	rc            syscall.RawConn // ws's socket for non-blocking writes; nil for TLS
 	writerRunning bool
 	inflight      bool
 	// flushed, when not nil, is closed once the writer has written
 	// everything queued (see Flush).
 	flushed chan struct{}
 	// wdl is the write deadline last set on the websocket, in scheduler
-	// time; owned by the writer goroutine (writers never overlap, and each
-	// starts under mu after the previous one stopped under mu).
+	// time; owned by the writer (writers never overlap, and each starts
+	// under mu after the previous one stopped under mu).
 	wdl int64
+	// partial holds the unwritten tail of a direct write (SendDirect) for
+	// the writer goroutine to write first: a pooled buffer and the offset
+	// of the first unwritten byte; partialQueued is the queue bytes it
+	// accounts for. Set under mu before that goroutine starts, then owned
+	// by it.
+	partial       *[]byte
+	partialOff    int
+	partialQueued int
 
 	// Upgrade: probe is the websocket being probed; probed is set once
 	// "2probe" was answered.
@@ -109,7 +124,7 @@ type Conn struct {
 	hbSchedGen uint64
 }
 
-// RequestInfo is what a session keeps of its handshake request (the request
+// RequestInfo describes a session's handshake request (the request
 // itself is not retained).
 type RequestInfo struct {
 	Header     http.Header
@@ -120,26 +135,74 @@ type RequestInfo struct {
 	Time       time.Time
 }
 
-func newRequestInfo(r *http.Request, q url.Values) *RequestInfo {
-	return &RequestInfo{
-		Header:     r.Header.Clone(),
-		RemoteAddr: r.RemoteAddr,
-		URL:        r.URL.RequestURI(),
-		Query:      q,
-		Secure:     r.TLS != nil,
-		Time:       time.Now(),
+// reqInfo is the compact form a session keeps of its handshake request:
+// no header map and no parsed query, which Request rebuilds on demand
+// (they cost about 1 KB per idle session).
+type reqInfo struct {
+	// header holds canonical key, value pairs, one pair per value; the
+	// strings are shared with the request, only the slice is new.
+	header     []string
+	remoteAddr string
+	uri        string
+	secure     bool
+	time       time.Time
+}
+
+func newReqInfo(r *http.Request) *reqInfo {
+	n := 0
+	for _, v := range r.Header {
+		n += 2 * len(v)
+	}
+	h := make([]string, 0, n)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			h = append(h, k, v)
+		}
+	}
+	return &reqInfo{
+		header:     h,
+		remoteAddr: r.RemoteAddr,
+		uri:        r.URL.RequestURI(),
+		secure:     r.TLS != nil,
+		time:       time.Now(),
 	}
 }
 
-func newConn(s *Server, id string, req *RequestInfo) *Conn {
+func newConn(s *Server, id string, req *reqInfo) *Conn {
 	return &Conn{srv: s, id: id, req: req, hbIdx: -1}
 }
 
 // ID returns the Engine.IO session id.
 func (c *Conn) ID() string { return c.id }
 
-// Request returns the handshake request's details.
-func (c *Conn) Request() *RequestInfo { return c.req }
+// Request returns the handshake request's details. The session keeps
+// them in a compact form and builds a new RequestInfo on each call: keep
+// the result rather than calling it repeatedly. It returns nil for a
+// session created without a request (tests).
+func (c *Conn) Request() *RequestInfo {
+	r := c.req
+	if r == nil {
+		return nil
+	}
+	h := make(http.Header, len(r.header)/2)
+	for i := 0; i+1 < len(r.header); i += 2 {
+		h[r.header[i]] = append(h[r.header[i]], r.header[i+1])
+	}
+	var q url.Values
+	if i := strings.IndexByte(r.uri, '?'); i >= 0 {
+		q, _ = url.ParseQuery(r.uri[i+1:])
+	} else {
+		q = url.Values{}
+	}
+	return &RequestInfo{
+		Header:     h,
+		RemoteAddr: r.remoteAddr,
+		URL:        r.uri,
+		Query:      q,
+		Secure:     r.secure,
+		Time:       r.time,
+	}
+}
 
 // Transport returns "polling" or "websocket" (the current transport).
 func (c *Conn) Transport() string {
@@ -184,6 +247,51 @@ func (c *Conn) Send(msgs ...*Message) error {
 	}
 	c.enqueueLocked(msgs, n)
 	c.mu.Unlock()
+	return nil
+}
+
+// SendDirect is Send for a packet addressed to this one connection (a
+// reply, an ack, an emit to one socket): when the connection is a
+// websocket whose writer is idle with nothing queued, the caller writes the
+// frames itself in one non-blocking write call, saving the hand-off to a
+// writer goroutine; what the kernel does not take at once (socket buffer
+// full) is left to a writer goroutine, in order. It never blocks. Use Send
+// for broadcasts: queueing lets many connections' writers run in parallel
+// and batch their frames.
+func (c *Conn) SendDirect(msgs ...*Message) error {
+	n := 0
+	for _, m := range msgs {
+		n += m.size()
+	}
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.queueBytes+n > c.srv.cfg.MaxQueueBytes {
+		after := c.finalizeLocked(reasonSlowConsumer, false)
+		c.mu.Unlock()
+		after()
+		return ErrSlowConsumer
+	}
+	if !c.websocket || c.writerRunning || len(c.queue) > 0 || c.ws == nil {
+		c.enqueueLocked(msgs, n)
+		c.mu.Unlock()
+		return nil
+	}
+	if c.rc == nil {
+		c.enqueueLocked(msgs, n)
+		c.mu.Unlock()
+		return nil
+	}
+	// This goroutine is the writer until it hands over or goes idle.
+	ws, rc := c.ws, c.rc
+	c.writerRunning = true
+	c.inflight = true
+	c.queueBytes += n
+	c.srv.cfg.Hooks.queueBytes(n)
+	c.mu.Unlock()
+	c.writeNow(ws, rc, msgs, false)
 	return nil
 }
 
@@ -255,6 +363,10 @@ func (c *Conn) closeNow(reason string) {
 
 // enqueueLocked appends msgs (n bytes) and wakes the transport.
 func (c *Conn) enqueueLocked(msgs []*Message, n int) {
+	if c.queue == nil && !c.writerRunning {
+		// No writer holds a batch, so queue1 is free.
+		c.queue = c.queue1[:0]
+	}
 	c.queue = append(c.queue, msgs...)
 	c.queueBytes += n
 	c.srv.cfg.Hooks.queueBytes(n)
@@ -311,8 +423,12 @@ func (c *Conn) kickLocked() {
 	if c.websocket {
 		if !c.writerRunning && c.ws != nil && c.state != stateClosed {
 			c.writerRunning = true
-			c.srv.wg.Add(1)
-			go c.writeLoop(c.ws)
+			if c.rc != nil {
+				c.srv.flusher.push(c)
+			} else {
+				c.srv.wg.Add(1)
+				go c.writeLoop(c.ws)
+			}
 		}
 		return
 	}

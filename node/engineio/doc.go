@@ -22,12 +22,25 @@
 //
 // # Concurrency
 //
-// Server and Conn methods are safe for concurrent use. Send and TrySend never
-// block: each session has a byte-bounded queue (Config.MaxQueueBytes); going
-// past it closes the session with "slow consumer". A session's writes are
-// serialized by its transport: the pending long-polling GET, or a websocket
-// writer goroutine that runs only while the queue is non-empty. No lock is
-// held across network I/O.
+// Server and Conn methods are safe for concurrent use. Send, SendDirect and
+// TrySend never block: each session has a byte-bounded queue
+// (Config.MaxQueueBytes); going past it closes the session with "slow
+// consumer". A session's writes are serialized by its transport: the pending
+// long-polling GET, or one websocket writer at a time. No lock is held
+// across network I/O.
+//
+// Websocket writes: the writer takes everything queued, encodes the frames
+// itself into one pooled buffer (server frames are unmasked) and writes
+// them to the socket in one call. Queued sessions are written by a few
+// per-server flusher goroutines (at most GOMAXPROCS, running only while
+// there is work) in FIFO order, with non-blocking writes; a session whose
+// socket buffer is full is handed to a goroutine of its own that blocks
+// under Config.WriteTimeout, so a slow client never holds up the others.
+// TLS sessions always use a goroutine of their own. SendDirect, for a packet
+// to one session (a reply), writes in the caller when nothing is queued,
+// without a hand-off. The writer bypasses gorilla for data frames; the
+// control frames gorilla writes (pong, close) are single write calls on the
+// same socket, which never interleave with the writer's.
 //
 // Handler methods of one session are called one at a time, in order, never
 // concurrently; OnClose is called exactly once, last. A Handler may call
@@ -41,7 +54,7 @@
 // (about 8 KB in all, 4 KB of it the goroutine stack).
 //
 // Lock order: Conn.hmu (handler calls), then Conn.mu, then the scheduler's
-// lock; Server.mu is never taken with Conn.mu held. Hooks may run with
+// or the flusher's lock; Server.mu is never taken with Conn.mu held. Hooks may run with
 // Conn.mu held and must not call back into the package.
 //
 // # Closing

@@ -334,6 +334,7 @@ func hasPendingGET(c *Conn) bool {
 // never delivers data.
 type discardConn struct {
 	n      atomic.Int64
+	writes atomic.Int64 // Write calls
 	record bool
 	mu     sync.Mutex
 	buf    []byte
@@ -342,6 +343,7 @@ type discardConn struct {
 func (d *discardConn) Read(p []byte) (int, error) { return 0, io.EOF }
 func (d *discardConn) Write(p []byte) (int, error) {
 	d.n.Add(int64(len(p)))
+	d.writes.Add(1)
 	if d.record {
 		d.mu.Lock()
 		d.buf = append(d.buf, p...)

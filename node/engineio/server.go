@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,7 @@ type Server struct {
 	onConnection func(c *Conn)
 	upgrader     websocket.Upgrader
 	sched        *scheduler
+	flusher      *flusher
 
 	// openPrefix is `,"upgrades":[...],"pingInterval":N,...}` for polling
 	// handshakes; wsOpenSuffix the same for websocket-only sessions.
@@ -68,6 +68,7 @@ func NewServer(cfg Config, onConnection func(c *Conn)) *Server {
 		cors:          newCORSPolicy(cfg.CORS),
 		onConnection:  onConnection,
 		sched:         newScheduler(),
+		flusher:       newFlusher(),
 		sessions:      make(map[string]*Conn),
 		closePollWait: serverClosePollWait,
 	}
@@ -127,6 +128,7 @@ func (s *Server) Close(reason string) {
 		c.closeGraceful(reason, s.closePollWait)
 	}
 	s.wg.Wait()
+	s.flusher.wait()
 	s.sched.wait()
 }
 
@@ -266,9 +268,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if isUpgrade {
-		s.handshakeWS(w, r, q)
+		s.handshakeWS(w, r)
 	} else {
-		s.handshakePolling(w, r, q)
+		s.handshakePolling(w, r)
 	}
 }
 
@@ -279,9 +281,9 @@ func (s *Server) debug(msg string, args ...any) {
 }
 
 // newSession creates and registers a session; nil when the server closed.
-func (s *Server) newSession(r *http.Request, q url.Values) *Conn {
+func (s *Server) newSession(r *http.Request) *Conn {
 	for range 3 {
-		c := newConn(s, newID(), newRequestInfo(r, q))
+		c := newConn(s, newID(), newReqInfo(r))
 		if s.register(c) {
 			return c
 		}
@@ -297,8 +299,8 @@ func (s *Server) newSession(r *http.Request, q url.Values) *Conn {
 
 // handshakePolling opens a long-polling session and answers the open
 // packet.
-func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.Values) {
-	c := s.newSession(r, q)
+func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
+	c := s.newSession(r)
 	if c == nil {
 		writeErrorMessage(w, codeBadRequest, "Server is not accepting connections", http.StatusServiceUnavailable)
 		return
@@ -317,14 +319,14 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, q url.
 
 // handshakeWS opens a websocket-only session: upgrade, then the open packet
 // as the first frame.
-func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request, q url.Values) {
+func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.debug("engineio: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxHTTPBufferSize)
-	c := s.newSession(r, q)
+	c := s.newSession(r)
 	if c == nil {
 		_ = ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "server closed"), deadline(s.cfg.WriteTimeout))
@@ -334,7 +336,7 @@ func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request, q url.Value
 	s.cfg.Hooks.sessionOpened(transportWebSocket)
 	open := newControlMessage(ptOpen, `{"sid":"`+c.id+s.wsOpenSuffix)
 	c.mu.Lock()
-	c.ws = ws
+	c.ws, c.rc = ws, rawConnOf(ws)
 	c.websocket = true
 	c.enqueueLocked([]*Message{open}, open.size())
 	c.scheduleLocked(s.cfg.PingInterval)

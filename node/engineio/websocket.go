@@ -127,7 +127,7 @@ func (c *Conn) onProbeFrame(ws *websocket.Conn, mt int, data []byte) bool {
 			c.upgradeTimer.Stop()
 			c.upgradeTimer = nil
 		}
-		c.ws = ws
+		c.ws, c.rc = ws, rawConnOf(ws)
 		c.websocket = true
 		c.signalGETLocked() // a GET still pending gets a noop
 		if len(c.queue) > 0 {
@@ -193,14 +193,15 @@ const (
 	maxWriteBatch = 64 << 10
 	// frameBufSize is the initial capacity of a pooled batch buffer.
 	frameBufSize = 4 << 10
-	// writerLinger is how many times a writer that drained the queue
-	// yields the processor, re-checking the queue each time, before it
-	// exits. Under load (a broadcast enqueueing to many connections) the
-	// next message usually arrives within a few yields, which saves a
-	// goroutine exit and start per message; an idle connection keeps no
-	// goroutine.
-	writerLinger = 2
 )
+
+// writerLinger is how many times a connection's own writer goroutine (TLS
+// sessions, and sessions whose socket buffer filled up) yields the
+// processor after draining its queue, re-checking it each time, before it
+// exits: under fan-out load more frames arrive meanwhile and go out in the
+// same write call (measured: without it, one frame per write). An idle
+// connection still keeps no goroutine.
+const writerLinger = 2
 
 // frameBufs pools the writers' batch buffers, so an idle connection holds
 // none.
@@ -225,6 +226,18 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 	nc := ws.NetConn()
 	var spare []*Message
 	idle := 0
+	c.mu.Lock()
+	hasPartial := c.partial != nil
+	c.mu.Unlock()
+	if hasPartial {
+		if err := c.writePartial(nc); err != nil {
+			c.closeNow(reasonTransportError)
+			c.mu.Lock()
+			c.writerIdleLocked()
+			c.mu.Unlock()
+			return
+		}
+	}
 	for {
 		c.mu.Lock()
 		if c.state == stateClosed || c.ws != ws {
@@ -289,6 +302,7 @@ func (c *Conn) writeBatch(nc net.Conn, batch []*Message) (int, error) {
 		}
 	}()
 	written := 0
+	var out packetsOut
 	for _, m := range batch {
 		if len(buf) > 0 && len(buf)+maxWSHeaderLen+len(m.data) > maxWriteBatch {
 			if err := c.write(nc, buf); err != nil {
@@ -310,9 +324,10 @@ func (c *Conn) writeBatch(nc net.Conn, batch []*Message) (int, error) {
 		} else {
 			buf = append(buf, m.data...)
 		}
-		hooks.packetOut(m.typ, m.payloadLen())
+		out.add(hooks, m)
 		written += m.size()
 	}
+	out.flush(hooks)
 	if len(buf) > 0 {
 		if err := c.write(nc, buf); err != nil {
 			return written, err
@@ -343,6 +358,221 @@ func (c *Conn) setWriteDeadline(nc net.Conn) error {
 	}
 	c.wdl = now + timeout
 	return nc.SetWriteDeadline(time.Now().Add(time.Duration(timeout)))
+}
+
+// rawConnOf returns the raw connection under ws for non-blocking writes,
+// nil when there is none (a TLS connection, a test double).
+func rawConnOf(ws *websocket.Conn) syscall.RawConn {
+	sc, ok := ws.NetConn().(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// rawWrite writes b with non-blocking write calls until the kernel takes
+// no more; it returns the bytes written.
+func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
+	w := rawWriters.Get().(*rawWriter)
+	w.b, w.n, w.err = b, 0, nil
+	err := rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.b, w.err = nil, nil
+	rawWriters.Put(w)
+	if werr == nil {
+		werr = err
+	}
+	return n, werr
+}
+
+// rawWriter is rawWrite's callback state, pooled with its bound callback
+// so that a write allocates nothing.
+type rawWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var rawWriters = sync.Pool{New: func() any {
+	w := &rawWriter{}
+	w.fn = w.write
+	return w
+}}
+
+func (w *rawWriter) write(fd uintptr) bool {
+	for w.n < len(w.b) {
+		k, err := syscall.Write(int(fd), w.b[w.n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true // the socket buffer is full: do not wait
+		case err != nil:
+			w.err = err
+			return true
+		case k <= 0:
+			return true
+		}
+		w.n += k
+	}
+	return true
+}
+
+// writeNow writes msgs, whose bytes are counted in queueBytes, as the
+// connection's writer (writerRunning held) without ever blocking: frames
+// are encoded into one pooled buffer, up to maxWriteBatch bytes per write
+// call. What the kernel does not take (socket buffer full) is left to the
+// connection's own writer goroutine, in order: the unwritten tail in
+// c.partial, the messages not yet encoded back at the queue's front. Then
+// the connection goes idle, back to the flusher (more queued meanwhile),
+// or to a writer goroutine (a tail to write, a close to finish). owned
+// means msgs is a batch taken from the queue, cleared here before the
+// writer role is released.
+func (c *Conn) writeNow(ws *websocket.Conn, rc syscall.RawConn, msgs []*Message, owned bool) {
+	hooks := &c.srv.cfg.Hooks
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	var out packetsOut
+	done, doneBytes := 0, 0
+	partial := false
+	partialOff, partialBytes := 0, 0
+	err := c.setWriteDeadline(ws.NetConn())
+	for err == nil && done < len(msgs) {
+		buf = buf[:0]
+		end, chunkBytes := done, 0
+		for end < len(msgs) {
+			m := msgs[end]
+			if len(buf) > 0 && len(buf)+maxWSHeaderLen+len(m.data) > maxWriteBatch {
+				break
+			}
+			buf = m.appendWSHeader(buf)
+			buf = append(buf, m.data...)
+			chunkBytes += m.size()
+			end++
+		}
+		var n int
+		n, err = rawWrite(rc, buf)
+		if err != nil {
+			break
+		}
+		for _, m := range msgs[done:end] {
+			out.add(hooks, m)
+		}
+		done = end
+		if n < len(buf) {
+			partial, partialOff, partialBytes = true, n, chunkBytes
+			break
+		}
+		doneBytes += chunkBytes
+	}
+	out.flush(hooks)
+	var rest []*Message
+	if partial && done < len(msgs) {
+		rest = append(rest, msgs[done:]...)
+	}
+	if owned {
+		clear(msgs)
+	}
+	if !partial {
+		if cap(buf) <= 2*maxWriteBatch {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	} else {
+		*bp = buf
+	}
+	if err != nil {
+		c.closeNow(reasonTransportError)
+		c.mu.Lock()
+		c.writerIdleLocked()
+		c.mu.Unlock()
+		return
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateClosed || c.ws != ws {
+		c.writerIdleLocked()
+		return
+	}
+	c.queueBytes -= doneBytes
+	hooks.queueBytes(-doneBytes)
+	if partial {
+		c.partial, c.partialOff, c.partialQueued = bp, partialOff, partialBytes
+		if len(rest) > 0 {
+			c.queue = append(rest, c.queue...)
+		}
+		c.inflight = true
+		c.srv.wg.Add(1)
+		go c.writeLoop(ws)
+		return
+	}
+	c.inflight = false
+	switch {
+	case len(c.queue) > 0:
+		c.srv.flusher.push(c)
+	case c.state == stateClosing:
+		c.srv.wg.Add(1)
+		go c.writeLoop(ws) // sends the close frame
+	default:
+		c.writerIdleLocked()
+		c.queue = nil
+	}
+}
+
+// flush runs on a flusher goroutine: write what is queued without
+// blocking (see writeNow).
+func (c *Conn) flush() {
+	c.mu.Lock()
+	ws, rc := c.ws, c.rc
+	if c.state == stateClosed || ws == nil || rc == nil {
+		c.writerIdleLocked()
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) == 0 {
+		if c.state == stateClosing {
+			c.srv.wg.Add(1)
+			go c.writeLoop(ws) // sends the close frame
+		} else {
+			c.writerIdleLocked()
+			c.queue = nil
+		}
+		c.mu.Unlock()
+		return
+	}
+	batch := c.queue
+	c.queue = nil
+	c.inflight = true
+	c.mu.Unlock()
+	c.writeNow(ws, rc, batch, true)
+}
+
+// writePartial writes the tail a direct write left, blocking under the
+// write deadline, and returns its pooled buffer.
+func (c *Conn) writePartial(nc net.Conn) error {
+	c.mu.Lock()
+	bp, off, n := c.partial, c.partialOff, c.partialQueued
+	c.partial, c.partialOff, c.partialQueued = nil, 0, 0
+	c.mu.Unlock()
+	err := c.write(nc, (*bp)[off:])
+	*bp = (*bp)[:0]
+	frameBufs.Put(bp)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.state != stateClosed {
+		c.queueBytes -= n
+		c.srv.cfg.Hooks.queueBytes(-n)
+	}
+	c.mu.Unlock()
+	return nil
 }
 
 // finishClose ends a graceful websocket close: close frame, then finalize;

@@ -1,0 +1,268 @@
+//go:build linux
+
+package node
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// benchText is the broadcast payload: plain ASCII, so its encoding is
+// exactly json.Marshal's.
+const benchText = "hello everyone, this is a broadcast of typical chat size"
+
+// BenchmarkBroadcastRoom measures one broadcast through a real namespace
+// (adapter room lookup, encode once, enqueue per socket) to rooms of 1,
+// 100, 1,000 and 10,000 sockets, until every frame has been written. The
+// connections are in-process but take the production write path: a real
+// Engine.IO websocket session (gorilla upgrade, reader goroutine, the
+// engine's flushers doing non-blocking write syscalls) whose socket is the
+// write end of one shared pipe, drained by one goroutine that counts the
+// bytes. So the numbers include a write syscall per batch but not the cost
+// of TCP on loopback nor of the clients.
+//
+//	go test -run '^$' -bench BroadcastRoom -benchmem ./node
+func BenchmarkBroadcastRoom(b *testing.B) {
+	for _, n := range []int{1, 100, 1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			env := newBenchEnv(b, n)
+			defer env.close()
+			frame := benchFrameLen(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				want := env.written.Load() + int64(n*frame)
+				if err := env.srv.To("bench").Emit("chat", benchText); err != nil {
+					b.Fatal(err)
+				}
+				env.waitWritten(b, want)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkEmitOneSocket measures an emit to one socket (the path of
+// replies and acks) until its frame is written.
+func BenchmarkEmitOneSocket(b *testing.B) {
+	env := newBenchEnv(b, 1)
+	defer env.close()
+	frame := benchFrameLen(b)
+	s := env.socks[0]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		want := env.written.Load() + int64(frame)
+		if err := s.Emit("chat", benchText); err != nil {
+			b.Fatal(err)
+		}
+		env.waitWritten(b, want)
+	}
+}
+
+// benchFrameLen is the websocket frame length of the benchmark broadcast.
+func benchFrameLen(b *testing.B) int {
+	data, err := json.Marshal([]string{"chat", benchText})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 2 + len(data) // "42" + JSON
+	if n >= 126 {
+		b.Fatal("benchmark payload must fit a 2-byte frame header")
+	}
+	return 2 + n
+}
+
+// benchEnv is a Server with n in-process websocket clients connected to
+// "/" and joined to room "bench".
+type benchEnv struct {
+	srv     *Server
+	written atomic.Int64 // bytes the server wrote to every client
+	conns   []*benchConn
+	socks   []*Socket
+	// pipe: every connection's raw writes go to pipeW (non-blocking);
+	// waitWritten drains pipeR into written.
+	pipeW, pipeR int
+	buf          []byte
+}
+
+func newBenchEnv(b *testing.B, n int) *benchEnv {
+	b.Helper()
+	srv, err := NewServer(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := &benchEnv{srv: srv, buf: make([]byte, 1<<20)}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		b.Fatal(err)
+	}
+	const fSetPipeSz = 1031 // F_SETPIPE_SZ: a 1 MiB pipe takes big batches
+	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[1]), fSetPipeSz, 1<<20)
+	env.pipeW, env.pipeR = p[1], p[0]
+	var mu sync.Mutex
+	joined := make(chan struct{}, n)
+	srv.OnConnection(func(s *Socket) {
+		s.Join("bench")
+		mu.Lock()
+		env.socks = append(env.socks, s)
+		mu.Unlock()
+		joined <- struct{}{}
+	})
+	// Connect in parallel: each CONNECT waits for its reply to be written.
+	work := make(chan int)
+	var wg sync.WaitGroup
+	env.conns = make([]*benchConn, n)
+	for range min(n, 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				env.conns[i] = env.dial(b)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	timeout := time.After(time.Minute)
+	for range n {
+		select {
+		case <-joined:
+		case <-timeout:
+			b.Fatal("sockets did not connect")
+		}
+	}
+	// Let the writers of the handshake frames finish.
+	for range 100 {
+		runtime.Gosched()
+	}
+	return env
+}
+
+// dial opens one in-process websocket session and sends CONNECT "/".
+func (env *benchEnv) dial(b *testing.B) *benchConn {
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
+	pr, pw := io.Pipe()
+	c := &benchConn{r: pr, w: pw, written: &env.written, raw: benchRaw(env.pipeW)}
+	env.srv.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, req)
+	if _, err := pw.Write(maskedTextFrame("40")); err != nil {
+		b.Error(err)
+	}
+	return c
+}
+
+// waitWritten drains the pipe until the clients received want bytes in
+// all (reading it here, not from a goroutine parked in the netpoller,
+// keeps wake-up latency out of the numbers).
+func (env *benchEnv) waitWritten(b *testing.B, want int64) {
+	deadline := time.Now().Add(30 * time.Second)
+	for env.written.Load() < want {
+		n, err := syscall.Read(env.pipeR, env.buf)
+		if n > 0 {
+			env.written.Add(int64(n))
+			continue
+		}
+		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+			b.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("written %d of %d bytes", env.written.Load(), want)
+		}
+		runtime.Gosched()
+	}
+}
+
+func (env *benchEnv) close() {
+	for _, c := range env.conns {
+		if c != nil {
+			_ = c.w.Close() // the session ends with "transport close"
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = env.srv.Shutdown(ctx)
+	_ = syscall.Close(env.pipeW)
+	_ = syscall.Close(env.pipeR)
+}
+
+// maskedTextFrame returns a client text frame (masked, as RFC 6455 requires).
+func maskedTextFrame(s string) []byte {
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	f := append([]byte{0x81, 0x80 | byte(len(s))}, mask[:]...)
+	for i := 0; i < len(s); i++ {
+		f = append(f, s[i]^mask[i%4])
+	}
+	return f
+}
+
+// benchConn is the server side of an in-process client: reads come from
+// a pipe the benchmark writes client frames into; raw (syscall.Conn)
+// writes go to the shared counting pipe, and Write calls (the handshake,
+// a writer goroutine after the pipe was full) are counted and discarded.
+type benchConn struct {
+	r       *io.PipeReader
+	w       *io.PipeWriter
+	written *atomic.Int64
+	raw     benchRaw
+}
+
+func (c *benchConn) SyscallConn() (syscall.RawConn, error) { return c.raw, nil }
+
+// benchRaw is a syscall.RawConn over a non-blocking file descriptor.
+type benchRaw int
+
+func (fd benchRaw) Control(f func(fd uintptr)) error   { f(uintptr(fd)); return nil }
+func (fd benchRaw) Read(f func(fd uintptr) bool) error { f(uintptr(fd)); return nil }
+func (fd benchRaw) Write(f func(fd uintptr) bool) error {
+	f(uintptr(fd))
+	return nil
+}
+
+func (c *benchConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *benchConn) Write(p []byte) (int, error) {
+	c.written.Add(int64(len(p)))
+	return len(p), nil
+}
+func (c *benchConn) Close() error                     { _ = c.w.Close(); return c.r.Close() }
+func (c *benchConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *benchConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *benchConn) SetDeadline(time.Time) error      { return nil }
+func (c *benchConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *benchConn) SetWriteDeadline(time.Time) error { return nil }
+
+// benchHijacker is a ResponseWriter whose Hijack returns a benchConn.
+type benchHijacker struct {
+	*httptest.ResponseRecorder
+	c net.Conn
+}
+
+func (h *benchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.c, bufio.NewReadWriter(bufio.NewReader(h.c), bufio.NewWriter(h.c)), nil
+}
+
+var _ http.Hijacker = (*benchHijacker)(nil)
