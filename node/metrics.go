@@ -37,6 +37,37 @@ type Metrics struct {
 	redisReceived      prometheus.Counter
 	redisDropped       prometheus.Counter
 	redisRequest       *prometheus.HistogramVec // kind
+
+	// Children of the per-type vectors, looked up once: WithLabelValues on
+	// every packet was a measurable share of the hot path.
+	engIn, engOut typeCounters
+	sioIn, sioOut [len(typeNames)]prometheus.Counter
+}
+
+// engineTypes are the Engine.IO packet type names the engine reports.
+var engineTypes = []string{"open", "close", "ping", "pong", "message", "upgrade", "noop"}
+
+// typeCounters holds the packets and bytes counters of each packet type.
+type typeCounters struct {
+	packets, bytes *prometheus.CounterVec
+	cached         map[string][2]prometheus.Counter
+}
+
+func newTypeCounters(packets, bytes *prometheus.CounterVec) typeCounters {
+	tc := typeCounters{packets: packets, bytes: bytes, cached: make(map[string][2]prometheus.Counter, len(engineTypes))}
+	for _, t := range engineTypes {
+		tc.cached[t] = [2]prometheus.Counter{packets.WithLabelValues(t), bytes.WithLabelValues(t)}
+	}
+	return tc
+}
+
+func (tc typeCounters) add(typ string, packets, bytes int) {
+	c, ok := tc.cached[typ]
+	if !ok {
+		c = [2]prometheus.Counter{tc.packets.WithLabelValues(typ), tc.bytes.WithLabelValues(typ)}
+	}
+	c[0].Add(float64(packets))
+	c[1].Add(float64(bytes))
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -72,6 +103,12 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"kind"}),
 	}
+	m.engIn = newTypeCounters(m.enginePacketsIn, m.engineBytesIn)
+	m.engOut = newTypeCounters(m.enginePacketsOut, m.engineBytesOut)
+	for i, name := range typeNames {
+		m.sioIn[i] = m.packetsIn.WithLabelValues(name)
+		m.sioOut[i] = m.packetsOut.WithLabelValues(name)
+	}
 	if reg != nil {
 		for _, c := range m.collectors() {
 			reg.MustRegister(c)
@@ -97,14 +134,9 @@ func (m *Metrics) engineHooks() engineio.Hooks {
 			m.sessions.WithLabelValues("polling").Dec()
 			m.sessions.WithLabelValues("websocket").Inc()
 		},
-		PacketIn: func(t string, n int) {
-			m.enginePacketsIn.WithLabelValues(t).Inc()
-			m.engineBytesIn.WithLabelValues(t).Add(float64(n))
-		},
-		PacketOut: func(t string, n int) {
-			m.enginePacketsOut.WithLabelValues(t).Inc()
-			m.engineBytesOut.WithLabelValues(t).Add(float64(n))
-		},
+		PacketIn:        func(t string, n int) { m.engIn.add(t, 1, n) },
+		PacketOut:       func(t string, n int) { m.engOut.add(t, 1, n) },
+		PacketsOut:      func(t string, packets, n int) { m.engOut.add(t, packets, n) },
 		QueueBytes:      func(d int) { m.queueBytes.Add(float64(d)) },
 		VolatileDropped: func() { m.volatileDrops.Inc() },
 	}
@@ -133,7 +165,18 @@ func (m *Metrics) ObserveRedisRequest(kind string, d time.Duration) {
 	m.redisRequest.WithLabelValues(kind).Observe(d.Seconds())
 }
 
-func (m *Metrics) packetIn(t parser.Type) { m.packetsIn.WithLabelValues(typeName(t)).Inc() }
+func (m *Metrics) packetIn(t parser.Type) {
+	if int(t) < len(m.sioIn) {
+		m.sioIn[t].Inc()
+	}
+}
+
+// packetOut counts n Socket.IO packets of type t queued to clients.
+func (m *Metrics) packetOut(t parser.Type, n int) {
+	if int(t) < len(m.sioOut) {
+		m.sioOut[t].Add(float64(n))
+	}
+}
 
 var typeNames = [...]string{"connect", "disconnect", "event", "ack", "connect_error", "binary_event", "binary_ack"}
 

@@ -309,7 +309,7 @@ func (s *Socket) sendEvent(values []any, id uint64, hasID, volatile bool) error 
 	if len(atts) > 0 {
 		p.Type = parser.BinaryEvent
 	}
-	s.ns.srv.metrics.packetsOut.WithLabelValues(typeName(p.Type)).Inc()
+	s.ns.srv.metrics.packetOut(p.Type, 1)
 	return s.client.send(encodeMessages(p), volatile)
 }
 
@@ -486,7 +486,7 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 		if len(atts) > 0 {
 			p.Type = parser.BinaryAck
 		}
-		s.ns.srv.metrics.packetsOut.WithLabelValues(typeName(p.Type)).Inc()
+		s.ns.srv.metrics.packetOut(p.Type, 1)
 		return s.client.sendPacket(p)
 	}
 }
