@@ -27,8 +27,144 @@ const (
 	maxSpareRoomEvents = 1024
 )
 
+// setListMax is the largest set kept as a slice; bigger sets use a map.
+const setListMax = 8
+
+// set is a compact set of K, stored by value in the rooms and sids maps.
+// Most sets are tiny: every socket's own room has one member, and a socket
+// is usually in one to a few rooms. So a set holds its only element inline
+// (no allocation), up to setListMax elements in a slice, and more in a
+// map. An idle socket thus costs two map entries and no set allocation
+// (a map per set cost ~0.8 KB per socket).
+//
+// A set is a value: after a mutating method, store it back in its map. The
+// zero set is empty.
+type set[K comparable] struct {
+	one  K              // the element when n == 1
+	list []K            // the elements when 2 <= n <= setListMax (m nil)
+	m    map[K]struct{} // the elements when m != nil
+	n    int            // number of elements
+}
+
+// size returns the number of elements.
+func (s *set[K]) size() int { return s.n }
+
+// has reports whether k is in s.
+func (s *set[K]) has(k K) bool {
+	switch {
+	case s.m != nil:
+		_, ok := s.m[k]
+		return ok
+	case s.n == 1:
+		return s.one == k
+	}
+	for _, x := range s.list {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// add inserts k; it reports whether k was new.
+func (s *set[K]) add(k K) bool {
+	if s.has(k) {
+		return false
+	}
+	switch {
+	case s.m != nil:
+		s.m[k] = struct{}{}
+	case s.n == 0:
+		s.one = k
+	case s.n == 1:
+		s.list = append(make([]K, 0, 4), s.one, k)
+		var zero K
+		s.one = zero
+	case s.n < setListMax:
+		s.list = append(s.list, k)
+	default:
+		s.m = make(map[K]struct{}, 2*setListMax)
+		for _, x := range s.list {
+			s.m[x] = struct{}{}
+		}
+		s.m[k] = struct{}{}
+		s.list = nil
+	}
+	s.n++
+	return true
+}
+
+// remove deletes k; it reports whether k was there. A set shrinking back
+// to a few elements returns to the compact forms.
+func (s *set[K]) remove(k K) bool {
+	var zero K
+	switch {
+	case s.m != nil:
+		if _, ok := s.m[k]; !ok {
+			return false
+		}
+		delete(s.m, k)
+		s.n--
+		if s.n <= setListMax/2 {
+			list := make([]K, 0, setListMax/2)
+			for x := range s.m {
+				list = append(list, x)
+			}
+			s.m, s.list = nil, list
+			s.normalize()
+		}
+		return true
+	case s.n == 1:
+		if s.one != k {
+			return false
+		}
+		s.one, s.n = zero, 0
+		return true
+	}
+	for i, x := range s.list {
+		if x == k {
+			last := len(s.list) - 1
+			s.list[i] = s.list[last]
+			s.list[last] = zero
+			s.list = s.list[:last]
+			s.n--
+			s.normalize()
+			return true
+		}
+	}
+	return false
+}
+
+// normalize moves a one-element list inline.
+func (s *set[K]) normalize() {
+	if s.m == nil && s.n == 1 && len(s.list) == 1 {
+		s.one, s.list = s.list[0], nil
+	}
+}
+
+// all yields every element once, in no particular order. s must not be
+// modified during the iteration.
+func (s *set[K]) all(yield func(K) bool) {
+	switch {
+	case s.m != nil:
+		for k := range s.m {
+			if !yield(k) {
+				return
+			}
+		}
+	case s.n == 1:
+		yield(s.one)
+	default:
+		for _, k := range s.list {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
 // roomSet is the set of members of a room.
-type roomSet = map[SocketID]struct{}
+type roomSet = set[SocketID]
 
 // roomEvent is a membership change waiting to be reported.
 type roomEvent struct {
@@ -61,7 +197,7 @@ type Memory struct {
 
 	mu    sync.RWMutex
 	rooms map[Room]roomSet
-	sids  map[SocketID]map[Room]struct{}
+	sids  map[SocketID]set[Room]
 
 	// Room-event queue, guarded by mu. pending holds the events not yet
 	// reported; reporting is true while a goroutine delivers them; spare is
@@ -81,7 +217,7 @@ func NewMemory(ns Namespace) *Memory {
 	m := &Memory{
 		ns:    ns,
 		rooms: make(map[Room]roomSet),
-		sids:  make(map[SocketID]map[Room]struct{}),
+		sids:  make(map[SocketID]set[Room]),
 	}
 	m.roomCond.L = &m.mu
 	return m
@@ -119,24 +255,19 @@ func (m *Memory) Close(context.Context) error {
 func (m *Memory) AddAll(sid SocketID, rooms ...Room) {
 	m.mu.Lock()
 	m.waitRoomQueueLocked()
-	mine, ok := m.sids[sid]
-	if !ok {
-		mine = make(map[Room]struct{}, len(rooms))
-		m.sids[sid] = mine
-	}
+	mine := m.sids[sid]
 	for _, room := range rooms {
-		mine[room] = struct{}{}
+		mine.add(room)
 		members, ok := m.rooms[room]
 		if !ok {
-			members = make(roomSet, 1)
-			m.rooms[room] = members
 			m.pending = append(m.pending, roomEvent{CreateRoom, room, ""})
 		}
-		if _, in := members[sid]; !in {
-			members[sid] = struct{}{}
+		if members.add(sid) {
 			m.pending = append(m.pending, roomEvent{JoinRoom, room, sid})
 		}
+		m.rooms[room] = members
 	}
+	m.sids[sid] = mine
 	m.reportAndUnlock()
 }
 
@@ -146,8 +277,8 @@ func (m *Memory) AddAll(sid SocketID, rooms ...Room) {
 func (m *Memory) Del(sid SocketID, room Room) {
 	m.mu.Lock()
 	m.waitRoomQueueLocked()
-	if mine, ok := m.sids[sid]; ok {
-		delete(mine, room)
+	if mine, ok := m.sids[sid]; ok && mine.remove(room) {
+		m.sids[sid] = mine
 	}
 	m.delLocked(room, sid)
 	m.reportAndUnlock()
@@ -160,7 +291,7 @@ func (m *Memory) DelAll(sid SocketID) {
 	m.waitRoomQueueLocked()
 	mine, ok := m.sids[sid]
 	if ok {
-		for room := range mine {
+		for room := range mine.all {
 			m.delLocked(room, sid)
 		}
 		delete(m.sids, sid)
@@ -175,13 +306,14 @@ func (m *Memory) delLocked(room Room, sid SocketID) {
 	if !ok {
 		return
 	}
-	if _, in := members[sid]; in {
-		delete(members, sid)
+	if members.remove(sid) {
 		m.pending = append(m.pending, roomEvent{LeaveRoom, room, sid})
 	}
-	if len(members) == 0 {
+	if members.size() == 0 {
 		delete(m.rooms, room)
 		m.pending = append(m.pending, roomEvent{DeleteRoom, room, ""})
+	} else {
+		m.rooms[room] = members
 	}
 }
 
@@ -245,8 +377,8 @@ func (m *Memory) socketRoomsLocked(sid SocketID) []Room {
 	if !ok {
 		return nil
 	}
-	out := make([]Room, 0, len(mine))
-	for room := range mine {
+	out := make([]Room, 0, mine.size())
+	for room := range mine.all {
 		out = append(out, room)
 	}
 	return out
@@ -259,13 +391,13 @@ func (m *Memory) Rooms() map[Room][]SocketID {
 	defer m.mu.RUnlock()
 	total := 0
 	for _, members := range m.rooms {
-		total += len(members)
+		total += members.size()
 	}
 	backing := make([]SocketID, 0, total)
 	out := make(map[Room][]SocketID, len(m.rooms))
 	for room, members := range m.rooms {
 		start := len(backing)
-		for sid := range members {
+		for sid := range members.all {
 			backing = append(backing, sid)
 		}
 		// Full slice expression: appending to one entry never overwrites
@@ -282,13 +414,13 @@ func (m *Memory) Sids() map[SocketID][]Room {
 	defer m.mu.RUnlock()
 	total := 0
 	for _, rooms := range m.sids {
-		total += len(rooms)
+		total += rooms.size()
 	}
 	backing := make([]Room, 0, total)
 	out := make(map[SocketID][]Room, len(m.sids))
 	for sid, rooms := range m.sids {
 		start := len(backing)
-		for room := range rooms {
+		for room := range rooms.all {
 			backing = append(backing, room)
 		}
 		out[sid] = backing[start:len(backing):len(backing)]
@@ -314,16 +446,16 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 	exceptSets := exceptBuf[:0]
 	exceptSize := 0
 	for _, room := range except {
-		if members := m.rooms[room]; len(members) > 0 {
+		if members := m.rooms[room]; members.size() > 0 {
 			exceptSets = append(exceptSets, members)
-			exceptSize += len(members)
+			exceptSize += members.size()
 		}
 	}
 	var exceptSet map[SocketID]struct{}
 	if len(exceptSets) > smallSetLimit {
 		exceptSet = make(map[SocketID]struct{}, exceptSize)
 		for _, members := range exceptSets {
-			for sid := range members {
+			for sid := range members.all {
 				exceptSet[sid] = struct{}{}
 			}
 		}
@@ -333,8 +465,13 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 			_, ok := exceptSet[sid]
 			return ok
 		}
-		for _, set := range exceptSets {
-			if _, ok := set[sid]; ok {
+		for i := range exceptSets {
+			// Big sets are maps: look up inline (hot for large excepts).
+			if em := exceptSets[i].m; em != nil {
+				if _, ok := em[sid]; ok {
+					return true
+				}
+			} else if exceptSets[i].has(sid) {
 				return true
 			}
 		}
@@ -355,11 +492,20 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 		return out
 	case 1:
 		members := m.rooms[rooms[0]]
-		if len(members) == 0 {
+		if members.size() == 0 {
 			return nil
 		}
-		out := make([]SocketID, 0, len(members))
-		for sid := range members {
+		out := make([]SocketID, 0, members.size())
+		if members.m != nil {
+			// The hot path of big-room broadcasts: a plain map range.
+			for sid := range members.m {
+				if !excluded(sid) {
+					out = append(out, sid)
+				}
+			}
+			return out
+		}
+		for sid := range members.all {
 			if !excluded(sid) {
 				out = append(out, sid)
 			}
@@ -373,11 +519,11 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 	total := 0
 	for i, room := range rooms {
 		members := m.rooms[room]
-		if len(members) == 0 || containsRoom(rooms[:i], room) {
+		if members.size() == 0 || containsRoom(rooms[:i], room) {
 			continue
 		}
 		sets = append(sets, members)
-		total += len(members)
+		total += members.size()
 	}
 	if total == 0 {
 		return nil
@@ -385,11 +531,11 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 	out := make([]SocketID, 0, total)
 	if len(sets) <= smallSetLimit {
 		// A socket is new in sets[i] when no earlier set holds it.
-		for i, members := range sets {
+		for i := range sets {
 		next:
-			for sid := range members {
-				for _, earlier := range sets[:i] {
-					if _, ok := earlier[sid]; ok {
+			for sid := range sets[i].all {
+				for j := range sets[:i] {
+					if sets[j].has(sid) {
 						continue next
 					}
 				}
@@ -401,8 +547,8 @@ func (m *Memory) matchLocked(rooms, except []Room) []SocketID {
 		return out
 	}
 	seen := make(map[SocketID]struct{}, total)
-	for _, members := range sets {
-		for sid := range members {
+	for i := range sets {
+		for sid := range sets[i].all {
 			if _, ok := seen[sid]; ok {
 				continue
 			}

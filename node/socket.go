@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -544,6 +545,10 @@ func eventName(v any) string {
 	case string:
 		return x
 	case json.RawMessage:
+		// Fast path (echo hot path): a plain string, no escapes to decode.
+		if n := len(x); n >= 2 && x[0] == '"' && x[n-1] == '"' && bytes.IndexByte(x, '\\') < 0 {
+			return string(x[1 : n-1])
+		}
 		var str string
 		if json.Unmarshal(x, &str) == nil {
 			return str

@@ -654,3 +654,16 @@ func TestPendingAcksBounded(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+func TestEventNames(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"chat message"`: "chat message",
+		`"caf\u00e9"`:    "café",
+		`"a\"b"`:         `a"b`,
+		`12`:             "12",
+	} {
+		if got := eventName(json.RawMessage(raw)); got != want {
+			t.Errorf("eventName(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -617,19 +617,28 @@ func DecodeData(data json.RawMessage, attachments [][]byte) ([]any, error) {
 	if i == len(data) {
 		return nil, nil
 	}
-	if !json.Valid(data) {
-		return nil, invalidf("data is not valid JSON")
-	}
 	if data[i] != '[' {
+		// Tell invalid JSON from a valid non-array, as before.
+		if !jsonValid(data) {
+			return nil, invalidf("data is not valid JSON")
+		}
 		return nil, invalidf("data is not a JSON array")
 	}
+	// One pass: each element is validated as it is split off (the
+	// payload used to be validated whole, then scanned again).
 	out := make([]any, 0, 4)
 	i = skipSpace(data, i+1)
-	if data[i] == ']' {
+	if i < len(data) && data[i] == ']' {
+		if skipSpace(data, i+1) != len(data) {
+			return nil, invalidf("data is not valid JSON")
+		}
 		return out, nil
 	}
 	for {
-		end := skipValue(data, i)
+		end, ok := scanValue(data, i, 1)
+		if !ok {
+			return nil, invalidf("data is not valid JSON")
+		}
 		elem := data[i:end:end]
 		var v any = elem
 		if len(attachments) > 0 && mayHoldPlaceholder(elem) {
@@ -640,10 +649,14 @@ func DecodeData(data json.RawMessage, attachments [][]byte) ([]any, error) {
 		}
 		out = append(out, v)
 		i = skipSpace(data, end)
-		if data[i] != ',' {
-			return out, nil // ']'; json.Valid vouches for the rest
+		if i < len(data) && data[i] == ',' {
+			i = skipSpace(data, i+1)
+			continue
 		}
-		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == ']' && skipSpace(data, i+1) == len(data) {
+			return out, nil
+		}
+		return nil, invalidf("data is not valid JSON")
 	}
 }
 

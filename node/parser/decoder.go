@@ -25,6 +25,9 @@ type Decoder struct {
 	// nil when none; want is its announced attachment count.
 	pending *Packet
 	want    int
+	// nsp is the last namespace decoded, reused while the peer keeps
+	// using it (saves a string allocation per packet).
+	nsp string
 }
 
 // NewDecoder returns a Decoder that accepts at most maxAttachments
@@ -136,14 +139,19 @@ func (d *Decoder) decodeText(s []byte) (p *Packet, n int, err error) {
 
 	if i < len(s) && s[i] == '/' {
 		end := bytes.IndexByte(s[i:], ',')
+		var name []byte
 		if end < 0 {
 			// The namespace runs to the end of the message ("40/custom").
-			p.Nsp = string(s[i:])
+			name = s[i:]
 			i = len(s)
 		} else {
-			p.Nsp = string(s[i : i+end])
+			name = s[i : i+end]
 			i += end + 1
 		}
+		if string(name) != d.nsp {
+			d.nsp = string(name)
+		}
+		p.Nsp = d.nsp
 	}
 
 	if i < len(s) && isDigit(s[i]) {
@@ -184,7 +192,7 @@ func checkPayload(t Type, payload []byte) error {
 	if isSpace(payload[0]) {
 		return invalidf("unexpected whitespace before the %s payload", t)
 	}
-	if !json.Valid(payload) {
+	if !jsonValid(payload) {
 		return invalidf("%s payload is not valid JSON", t)
 	}
 	switch c := payload[0]; t {
@@ -263,40 +271,4 @@ func skipString(b []byte, i int) int {
 		}
 	}
 	return len(b)
-}
-
-// skipValue returns the index just past the JSON value starting at b[i].
-// b must be valid JSON.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return len(b)
-	default: // number, true, false, null
-		for i < len(b) {
-			switch b[i] {
-			case ',', ']', '}', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return len(b)
-	}
 }
