@@ -231,7 +231,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 	c.mu.Unlock()
 	if hasPartial {
 		if err := c.writePartial(nc); err != nil {
-			c.closeNow(reasonTransportError)
+			c.closeNow(writeErrReason(err))
 			c.mu.Lock()
 			c.writerIdleLocked()
 			c.mu.Unlock()
@@ -274,7 +274,7 @@ func (c *Conn) writeLoop(ws *websocket.Conn) {
 		clear(batch)
 		spare = batch
 		if err != nil {
-			c.closeNow(reasonTransportError)
+			c.closeNow(writeErrReason(err))
 			c.mu.Lock()
 			c.writerIdleLocked()
 			c.mu.Unlock()
@@ -487,7 +487,7 @@ func (c *Conn) writeNow(ws *websocket.Conn, rc syscall.RawConn, msgs []*Message,
 		*bp = buf
 	}
 	if err != nil {
-		c.closeNow(reasonTransportError)
+		c.closeNow(writeErrReason(err))
 		c.mu.Lock()
 		c.writerIdleLocked()
 		c.mu.Unlock()
@@ -588,4 +588,15 @@ func (c *Conn) finishClose(ws *websocket.Conn) {
 	after := c.finalizeLocked(c.closeReason, true)
 	c.mu.Unlock()
 	after()
+}
+
+// writeErrReason names the close reason for a failed write: a client that
+// did not take its data within WriteTimeout is a slow consumer (as a
+// queue over its bound is); any other failure is a transport error.
+func writeErrReason(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return reasonSlowConsumer
+	}
+	return reasonTransportError
 }

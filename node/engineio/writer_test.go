@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -375,5 +377,14 @@ func TestRequestInfoRebuilt(t *testing.T) {
 	}
 	if newConn(c.srv, "n", nil).Request() != nil {
 		t.Fatal("Request without a request info is not nil")
+	}
+}
+
+func TestWriteErrReason(t *testing.T) {
+	if got := writeErrReason(os.ErrDeadlineExceeded); got != reasonSlowConsumer {
+		t.Fatalf("deadline exceeded: %q", got)
+	}
+	if got := writeErrReason(io.ErrClosedPipe); got != reasonTransportError {
+		t.Fatalf("closed pipe: %q", got)
 	}
 }
