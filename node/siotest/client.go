@@ -1,9 +1,3 @@
-// Package siotest is a small Socket.IO v5 client over WebSocket for tests
-// of sio servers (and of any Socket.IO v4 server): connect to namespaces,
-// emit with or without acks, receive events and answer their acks.
-//
-// A Client is goroutine-safe. Incoming events are buffered up to a bound
-// (EventBuffer); a client that lets them pile up past it gets ErrOverflow.
 package siotest
 
 import (
