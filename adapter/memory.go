@@ -389,22 +389,7 @@ func (m *Memory) socketRoomsLocked(sid SocketID) []Room {
 func (m *Memory) Rooms() map[Room][]SocketID {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	total := 0
-	for _, members := range m.rooms {
-		total += members.size()
-	}
-	backing := make([]SocketID, 0, total)
-	out := make(map[Room][]SocketID, len(m.rooms))
-	for room, members := range m.rooms {
-		start := len(backing)
-		for sid := range members.all {
-			backing = append(backing, sid)
-		}
-		// Full slice expression: appending to one entry never overwrites
-		// the next.
-		out[room] = backing[start:len(backing):len(backing)]
-	}
-	return out
+	return snapshot(m.rooms)
 }
 
 // Sids returns a snapshot of the local sids map: socket → rooms.
@@ -412,18 +397,26 @@ func (m *Memory) Rooms() map[Room][]SocketID {
 func (m *Memory) Sids() map[SocketID][]Room {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	return snapshot(m.sids)
+}
+
+// snapshot copies one of the two maps into plain slices sharing a single
+// backing array; the caller holds m.mu.
+func snapshot[K, V comparable](src map[K]set[V]) map[K][]V {
 	total := 0
-	for _, rooms := range m.sids {
-		total += rooms.size()
+	for _, members := range src {
+		total += members.size()
 	}
-	backing := make([]Room, 0, total)
-	out := make(map[SocketID][]Room, len(m.sids))
-	for sid, rooms := range m.sids {
+	backing := make([]V, 0, total)
+	out := make(map[K][]V, len(src))
+	for k, members := range src {
 		start := len(backing)
-		for room := range rooms.all {
-			backing = append(backing, room)
+		for v := range members.all {
+			backing = append(backing, v)
 		}
-		out[sid] = backing[start:len(backing):len(backing)]
+		// Full slice expression: appending to one entry never overwrites
+		// the next.
+		out[k] = backing[start:len(backing):len(backing)]
 	}
 	return out
 }
