@@ -230,11 +230,29 @@ func (c *Conn) SetHandler(h Handler) {
 // returns ErrClosed on a closed session and ErrSlowConsumer when the queue
 // bound is passed (the session is then closed with "slow consumer").
 func (c *Conn) Send(msgs ...*Message) error {
+	n := msgsSize(msgs)
+	c.mu.Lock()
+	if err := c.admitLocked(n); err != nil {
+		return err
+	}
+	c.enqueueLocked(msgs, n)
+	c.mu.Unlock()
+	return nil
+}
+
+// msgsSize returns the bytes msgs take in a queue.
+func msgsSize(msgs []*Message) int {
 	n := 0
 	for _, m := range msgs {
 		n += m.size()
 	}
-	c.mu.Lock()
+	return n
+}
+
+// admitLocked checks that n more bytes may be queued. On refusal it
+// releases c.mu (closing the session when the bound is passed) and returns
+// the error; on success c.mu stays held.
+func (c *Conn) admitLocked(n int) error {
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return ErrClosed
@@ -245,8 +263,6 @@ func (c *Conn) Send(msgs ...*Message) error {
 		after()
 		return ErrSlowConsumer
 	}
-	c.enqueueLocked(msgs, n)
-	c.mu.Unlock()
 	return nil
 }
 
@@ -259,20 +275,10 @@ func (c *Conn) Send(msgs ...*Message) error {
 // for broadcasts: queueing lets many connections' writers run in parallel
 // and batch their frames.
 func (c *Conn) SendDirect(msgs ...*Message) error {
-	n := 0
-	for _, m := range msgs {
-		n += m.size()
-	}
+	n := msgsSize(msgs)
 	c.mu.Lock()
-	if c.state != stateOpen {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if c.queueBytes+n > c.srv.cfg.MaxQueueBytes {
-		after := c.finalizeLocked(reasonSlowConsumer, false)
-		c.mu.Unlock()
-		after()
-		return ErrSlowConsumer
+	if err := c.admitLocked(n); err != nil {
+		return err
 	}
 	if !c.websocket || c.writerRunning || len(c.queue) > 0 || c.ws == nil {
 		c.enqueueLocked(msgs, n)
@@ -299,10 +305,7 @@ func (c *Conn) SendDirect(msgs ...*Message) error {
 // when the transport is not ready to write (queue not empty, no pending
 // GET, upgrade in progress).
 func (c *Conn) TrySend(msgs ...*Message) bool {
-	n := 0
-	for _, m := range msgs {
-		n += m.size()
-	}
+	n := msgsSize(msgs)
 	c.mu.Lock()
 	ready := c.state == stateOpen && len(c.queue) == 0 && c.probe == nil &&
 		c.queueBytes+n <= c.srv.cfg.MaxQueueBytes
