@@ -167,6 +167,11 @@ func readBytes(d *msgpack.Decoder, r *bytes.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, truncated(err)
 	}
+	return readN(d, r, n)
+}
+
+// readN reads n raw bytes, refusing a length larger than what is left.
+func readN(d *msgpack.Decoder, r *bytes.Reader, n int) ([]byte, error) {
 	if n < 0 || n > r.Len() {
 		return nil, errTruncated
 	}
@@ -186,12 +191,9 @@ func decodeExt(d *msgpack.Decoder, r *bytes.Reader, code byte) (any, error) {
 	if err != nil {
 		return nil, truncated(err)
 	}
-	if n < 0 || n > r.Len() {
-		return nil, errTruncated
-	}
-	b := make([]byte, n)
-	if err := d.ReadFull(b); err != nil {
-		return nil, truncated(err)
+	b, err := readN(d, r, n)
+	if err != nil {
+		return nil, err
 	}
 	switch id {
 	case -1:
