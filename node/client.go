@@ -11,36 +11,46 @@ import (
 
 // client is one Engine.IO connection and the sockets it opened, one per
 // namespace. Packets arrive on one goroutine at a time (the engine's
-// handler contract); the sockets map is also read by other goroutines.
+// handler contract); the sockets list is also read by other goroutines.
+//
+// Every idle connection holds one: keep it small (112 bytes) and free
+// what is only needed until the first namespace is joined.
 type client struct {
 	srv  *Server
 	conn *engineio.Conn
-	dec  *parser.Decoder // used only from the engine's handler goroutine
+	dec  parser.Decoder // used only from the engine's handler goroutine
 
-	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace; includes connecting ones
-	connected    bool               // at least one namespace joined
-	closed       bool
-	connectTimer *time.Timer
-
-	// rate limiting (token bucket), handler goroutine only
-	tokens   float64
-	lastFill time.Time
+	mu        sync.Mutex
+	sockets   []*Socket // joined namespaces, one socket each; nearly always one
+	connected bool      // at least one namespace joined
+	closed    bool
+	// tokens and lastFill are the rate limiter's token bucket (handler
+	// goroutine only); lastFill is in monoNow's nanoseconds.
+	tokens       float32
+	lastFill     int64
+	connectTimer *time.Timer // nil once a namespace is joined or the client closed
 }
+
+// clockBase is the origin of monoNow.
+var clockBase = time.Now()
+
+// monoNow returns monotonic nanoseconds since clockBase (8 bytes to store,
+// where a time.Time takes 24).
+func monoNow() int64 { return int64(time.Since(clockBase)) }
 
 func newClient(s *Server, c *engineio.Conn) *client {
 	cl := &client{
-		srv:     s,
-		conn:    c,
-		dec:     parser.NewDecoder(s.cfg.MaxAttachments),
-		sockets: make(map[string]*Socket, 1),
+		srv:  s,
+		conn: c,
+		dec:  *parser.NewDecoder(s.cfg.MaxAttachments),
 	}
 	if n := s.cfg.MaxPacketsPerSecond; n > 0 {
-		cl.tokens = float64(n)
-		cl.lastFill = time.Now()
+		cl.tokens = float32(n)
+		cl.lastFill = monoNow()
 	}
-	c.SetHandler(cl)
+	// The timer is set before any packet can arrive: register stops it.
 	cl.connectTimer = time.AfterFunc(s.cfg.ConnectTimeout, cl.onConnectTimeout)
+	c.SetHandler(cl)
 	return cl
 }
 
@@ -77,7 +87,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		return
 	}
 	c.mu.Lock()
-	sock := c.sockets[pkt.Nsp]
+	sock := c.socketLocked(pkt.Nsp)
 	c.mu.Unlock()
 	if sock == nil || !sock.isConnected() {
 		c.srv.cfg.Logger.Debug("packet for a namespace not joined, closing", "sid", c.conn.ID(), "nsp", pkt.Nsp)
@@ -101,23 +111,24 @@ func (c *client) allowPacket() bool {
 	if limit <= 0 {
 		return true
 	}
-	now := time.Now()
-	c.tokens += now.Sub(c.lastFill).Seconds() * float64(limit)
+	now := monoNow()
+	tokens := float64(c.tokens) + float64(now-c.lastFill)/float64(time.Second)*float64(limit)
 	c.lastFill = now
-	if c.tokens > float64(limit) {
-		c.tokens = float64(limit)
+	if tokens > float64(limit) {
+		tokens = float64(limit)
 	}
-	if c.tokens < 1 {
+	if tokens < 1 {
+		c.tokens = float32(tokens)
 		c.srv.metrics.rateLimited.Inc()
 		return false
 	}
-	c.tokens--
+	c.tokens = float32(tokens - 1)
 	return true
 }
 
 func (c *client) onConnect(pkt *parser.Packet) {
 	c.mu.Lock()
-	_, dup := c.sockets[pkt.Nsp]
+	dup := c.socketLocked(pkt.Nsp) != nil
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
@@ -150,21 +161,50 @@ func (c *client) register(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	if _, dup := c.sockets[s.ns.name]; dup {
+	if c.socketLocked(s.ns.name) != nil {
 		return false
 	}
-	c.sockets[s.ns.name] = s
+	c.sockets = append(c.sockets, s)
 	if !c.connected {
 		c.connected = true
-		c.connectTimer.Stop()
+		c.stopConnectTimerLocked()
 	}
 	return true
 }
 
+// socketLocked returns the socket of namespace nsp, or nil. c.mu must be held.
+func (c *client) socketLocked(nsp string) *Socket {
+	for _, s := range c.sockets {
+		if s.ns.name == nsp {
+			return s
+		}
+	}
+	return nil
+}
+
+// stopConnectTimerLocked stops the connect timeout and drops the timer,
+// which an idle connection would otherwise keep. c.mu must be held.
+func (c *client) stopConnectTimerLocked() {
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+}
+
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.ns.name] == s {
-		delete(c.sockets, s.ns.name)
+	for i, x := range c.sockets {
+		if x == s {
+			// In place: readers copy the list under c.mu.
+			last := len(c.sockets) - 1
+			c.sockets[i] = c.sockets[last]
+			c.sockets[last] = nil
+			c.sockets = c.sockets[:last]
+			if last == 0 {
+				c.sockets = nil
+			}
+			break
+		}
 	}
 	c.mu.Unlock()
 }
@@ -173,11 +213,8 @@ func (c *client) remove(s *Socket) {
 func (c *client) OnClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
-	c.connectTimer.Stop()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
+	c.stopConnectTimerLocked()
+	socks := append([]*Socket(nil), c.sockets...)
 	c.mu.Unlock()
 	for _, s := range socks {
 		s.onClose(reason)
@@ -191,10 +228,7 @@ func (c *client) OnClose(reason string) {
 // (socket.disconnect(true)).
 func (c *client) disconnectAll() {
 	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
+	socks := append([]*Socket(nil), c.sockets...)
 	c.mu.Unlock()
 	for _, s := range socks {
 		s.Disconnect(false)

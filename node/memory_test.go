@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sio-go/sio/node/engineio"
 )
@@ -87,6 +88,24 @@ func chatLikeHandlers(s *Socket) {
 	})
 	s.On("echo", func(args Args, ack AckFunc) { reply(ack, args.Value(0)) })
 	s.On("whoami", func(_ Args, ack AckFunc) { reply(ack, s.ID()) })
+}
+
+// TestIdleStructSizes keeps the structures every connection holds within
+// their allocation size class (64-bit platforms).
+func TestIdleStructSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	for _, c := range []struct {
+		name      string
+		size, max uintptr
+	}{
+		{"client", unsafe.Sizeof(client{}), 112},
+	} {
+		if c.size > c.max {
+			t.Errorf("%s is %d bytes, want at most %d", c.name, c.size, c.max)
+		}
+	}
 }
 
 // liveHeap returns the bytes of live heap objects.
