@@ -101,6 +101,7 @@ func TestIdleStructSizes(t *testing.T) {
 		size, max uintptr
 	}{
 		{"client", unsafe.Sizeof(client{}), 112},
+		{"Socket", unsafe.Sizeof(Socket{}), 96},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, want at most %d", c.name, c.size, c.max)

@@ -38,34 +38,148 @@ type PacketMiddleware func(event string, args Args, next func(error))
 
 // Socket is one client's connection to one namespace. All methods are
 // goroutine-safe.
+//
+// Every connected socket holds one, idle or not: it is kept to 96 bytes,
+// and what most sockets never use lives in socketExtras, allocated on
+// first use.
 type Socket struct {
 	id        adapter.SocketID
 	ns        *Namespace
 	client    *client
-	auth      json.RawMessage // CONNECT payload; the rest of the handshake is built on demand
+	auth      string // CONNECT payload, "" for none ({}); the rest of the handshake is built on demand
 	connected atomic.Bool
 	closing   atomic.Bool
 
-	mu            sync.Mutex
-	handlers      map[string][]EventHandler
-	anyIn         []AnyHandler
-	anyOut        []AnyHandler
-	middlewares   []PacketMiddleware
-	onDisconnect  []func(reason string)
-	onDisconnecti []func(reason string)
-	onError       []func(err error)
-	acks          map[uint64]func(Args, error)
-	data          any
+	mu sync.Mutex
+	// handlers are the On handlers in registration order. The slice is
+	// copy-on-write past its length: readers take it under mu and iterate
+	// without it, so Off builds a new one.
+	handlers []eventHandler
+	// ext is set once, under mu, and never cleared; its fields are
+	// guarded by mu. The atomic lets hot paths skip mu when it is nil.
+	ext atomic.Pointer[socketExtras]
 }
 
-func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
-	return &Socket{
-		id:       adapter.SocketID(newID()),
-		ns:       ns,
-		client:   c,
-		auth:     auth,
-		handlers: make(map[string][]EventHandler),
+// eventHandler is one On registration.
+type eventHandler struct {
+	event string
+	fn    EventHandler
+}
+
+// socketExtras is the part of a Socket allocated on first use.
+type socketExtras struct {
+	// hooks are the OnAny, OnAnyOutgoing, Use, OnDisconnecting,
+	// OnDisconnect and OnError registrations in registration order,
+	// copy-on-write like Socket.handlers.
+	hooks []hook
+	acks  map[uint64]func(Args, error)
+	data  any
+}
+
+// hookKind tells what a hook is; its fn has the matching type.
+type hookKind uint8
+
+const (
+	hookAnyIn         hookKind = iota // AnyHandler
+	hookAnyOut                        // AnyHandler
+	hookMiddleware                    // PacketMiddleware
+	hookDisconnecting                 // func(string)
+	hookDisconnect                    // func(string)
+	hookError                         // func(error)
+)
+
+// hook is one registration of a socketExtras.
+type hook struct {
+	kind hookKind
+	fn   any
+}
+
+// tightGrowth is the length up to which handler lists grow one element at
+// a time: a socket's handlers are registered once, at connection, and
+// doubling would leave up to half of the list unused for its lifetime.
+const tightGrowth = 8
+
+// appendTight appends v to list, growing a small full list by one element.
+func appendTight[T any](list []T, v T) []T {
+	if len(list) < cap(list) || len(list) >= tightGrowth {
+		return append(list, v)
 	}
+	grown := make([]T, len(list)+1)
+	copy(grown, list)
+	grown[len(list)] = v
+	return grown
+}
+
+// emptyAuth is the handshake auth of a client that sent none.
+const emptyAuth = "{}"
+
+func newSocket(ns *Namespace, c *client, auth json.RawMessage) *Socket {
+	s := &Socket{
+		id:     adapter.SocketID(newID()),
+		ns:     ns,
+		client: c,
+	}
+	if string(auth) != emptyAuth {
+		s.auth = string(auth)
+	}
+	return s
+}
+
+// extrasLocked returns the socket's extras, allocating them. s.mu must be held.
+func (s *Socket) extrasLocked() *socketExtras {
+	e := s.ext.Load()
+	if e == nil {
+		e = new(socketExtras)
+		s.ext.Store(e)
+	}
+	return e
+}
+
+// addHook registers a hook.
+func (s *Socket) addHook(kind hookKind, fn any) {
+	s.mu.Lock()
+	e := s.extrasLocked()
+	e.hooks = appendTight(e.hooks, hook{kind, fn})
+	s.mu.Unlock()
+}
+
+// removeHooks removes every hook of kind.
+func (s *Socket) removeHooks(kind hookKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.ext.Load()
+	if e == nil {
+		return
+	}
+	var kept []hook
+	for _, h := range e.hooks {
+		if h.kind != kind {
+			kept = appendTight(kept, h)
+		}
+	}
+	e.hooks = kept
+}
+
+// hooks returns the current hooks (nil when none); the caller iterates
+// the snapshot without s.mu.
+func (s *Socket) hooks() []hook {
+	e := s.ext.Load()
+	if e == nil {
+		return nil
+	}
+	s.mu.Lock()
+	hs := e.hooks
+	s.mu.Unlock()
+	return hs
+}
+
+// handshakeAuth returns the CONNECT payload as the client sent it, {}
+// when none; each call returns a fresh copy.
+func (s *Socket) handshakeAuth() json.RawMessage {
+	if s.auth == "" {
+		return json.RawMessage(emptyAuth)
+	}
+	return json.RawMessage(s.auth)
 }
 
 func buildHandshake(c *client, auth json.RawMessage) adapter.Handshake {
@@ -104,7 +218,7 @@ func (s *Socket) Namespace() *Namespace { return s.ns }
 // Handshake returns how the socket connected. It is built from the
 // Engine.IO session's request details on each call (sockets keep no copy,
 // which matters at tens of thousands of idle connections).
-func (s *Socket) Handshake() adapter.Handshake { return buildHandshake(s.client, s.auth) }
+func (s *Socket) Handshake() adapter.Handshake { return buildHandshake(s.client, s.handshakeAuth()) }
 
 // Transport returns the current transport: "polling" or "websocket".
 func (s *Socket) Transport() string { return s.client.conn.Transport() }
@@ -117,91 +231,72 @@ func (s *Socket) isConnected() bool { return s.connected.Load() && !s.closing.Lo
 // Data returns the application's data for this socket (shared with other
 // nodes through FetchSockets, so keep it JSON-serialisable).
 func (s *Socket) Data() any {
+	e := s.ext.Load()
+	if e == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.data
+	return e.data
 }
 
 // SetData sets the application's data for this socket.
 func (s *Socket) SetData(v any) {
+	if v == nil && s.ext.Load() == nil {
+		return // already nil: no need to allocate the extras
+	}
 	s.mu.Lock()
-	s.data = v
+	s.extrasLocked().data = v
 	s.mu.Unlock()
 }
 
 // On registers a handler for event.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers[event] = append(s.handlers[event], h)
+	s.handlers = appendTight(s.handlers, eventHandler{event, h})
 	s.mu.Unlock()
 }
 
 // Off removes every handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	var kept []eventHandler
+	for _, h := range s.handlers {
+		if h.event != event {
+			kept = appendTight(kept, h)
+		}
+	}
+	s.handlers = kept
 }
 
 // OnAny registers a catch-all handler for incoming events, run before the
 // event's own handlers.
-func (s *Socket) OnAny(h AnyHandler) {
-	s.mu.Lock()
-	s.anyIn = append(s.anyIn, h)
-	s.mu.Unlock()
-}
+func (s *Socket) OnAny(h AnyHandler) { s.addHook(hookAnyIn, h) }
 
 // OffAny removes the catch-all handlers for incoming events.
-func (s *Socket) OffAny() {
-	s.mu.Lock()
-	s.anyIn = nil
-	s.mu.Unlock()
-}
+func (s *Socket) OffAny() { s.removeHooks(hookAnyIn) }
 
 // OnAnyOutgoing registers a catch-all handler for outgoing events,
 // broadcasts included. It must not block.
-func (s *Socket) OnAnyOutgoing(h AnyHandler) {
-	s.mu.Lock()
-	s.anyOut = append(s.anyOut, h)
-	s.mu.Unlock()
-}
+func (s *Socket) OnAnyOutgoing(h AnyHandler) { s.addHook(hookAnyOut, h) }
 
 // OffAnyOutgoing removes the catch-all handlers for outgoing events.
-func (s *Socket) OffAnyOutgoing() {
-	s.mu.Lock()
-	s.anyOut = nil
-	s.mu.Unlock()
-}
+func (s *Socket) OffAnyOutgoing() { s.removeHooks(hookAnyOut) }
 
 // Use adds a per-packet middleware.
-func (s *Socket) Use(mw PacketMiddleware) {
-	s.mu.Lock()
-	s.middlewares = append(s.middlewares, mw)
-	s.mu.Unlock()
-}
+func (s *Socket) Use(mw PacketMiddleware) { s.addHook(hookMiddleware, mw) }
 
 // OnDisconnecting registers fn, called when the socket is about to
 // disconnect; its rooms are still populated.
-func (s *Socket) OnDisconnecting(fn func(reason string)) {
-	s.mu.Lock()
-	s.onDisconnecti = append(s.onDisconnecti, fn)
-	s.mu.Unlock()
-}
+func (s *Socket) OnDisconnecting(fn func(reason string)) { s.addHook(hookDisconnecting, fn) }
 
 // OnDisconnect registers fn, called once the socket has disconnected, with
 // socket.io's reason ("client namespace disconnect", "transport close", ...).
-func (s *Socket) OnDisconnect(fn func(reason string)) {
-	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, fn)
-	s.mu.Unlock()
-}
+func (s *Socket) OnDisconnect(fn func(reason string)) { s.addHook(hookDisconnect, fn) }
 
 // OnError registers fn for errors raised by per-packet middlewares.
-func (s *Socket) OnError(fn func(err error)) {
-	s.mu.Lock()
-	s.onError = append(s.onError, fn)
-	s.mu.Unlock()
-}
+func (s *Socket) OnError(fn func(err error)) { s.addHook(hookError, fn) }
 
 // Emit sends event to this client.
 func (s *Socket) Emit(event string, args ...any) error {
@@ -255,14 +350,15 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 	}
 	ch := make(chan result, 1)
 	s.mu.Lock()
-	if s.acks == nil {
-		s.acks = make(map[uint64]func(Args, error))
+	ext := s.extrasLocked()
+	if ext.acks == nil {
+		ext.acks = make(map[uint64]func(Args, error))
 	}
-	if len(s.acks) >= maxPendingAcks {
+	if len(ext.acks) >= maxPendingAcks {
 		s.mu.Unlock()
 		return nil, ErrTooManyAcks
 	}
-	s.acks[id] = func(a Args, err error) { ch <- result{a, err} }
+	ext.acks[id] = func(a Args, err error) { ch <- result{a, err} }
 	s.mu.Unlock()
 	values := append([]any{event}, args...)
 	if err := s.sendEvent(values, id, true, e.volatile); err != nil {
@@ -282,7 +378,9 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 
 func (s *Socket) dropAck(id uint64) {
 	s.mu.Lock()
-	delete(s.acks, id)
+	if e := s.ext.Load(); e != nil {
+		delete(e.acks, id)
+	}
 	s.mu.Unlock()
 }
 
@@ -315,11 +413,10 @@ func (s *Socket) sendEvent(values []any, id uint64, hasID, volatile bool) error 
 }
 
 func (s *Socket) notifyOutgoing(event string, args []any) {
-	s.mu.Lock()
-	hs := s.anyOut
-	s.mu.Unlock()
-	for _, h := range hs {
-		h(event, Args(args))
+	for _, h := range s.hooks() {
+		if h.kind == hookAnyOut {
+			h.fn.(AnyHandler)(event, Args(args))
+		}
 	}
 }
 
@@ -389,27 +486,31 @@ func (s *Socket) onClose(reason string) {
 	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
 		return
 	}
-	s.mu.Lock()
-	disconnecting := s.onDisconnecti
-	s.mu.Unlock()
-	for _, fn := range disconnecting {
-		fn(reason)
+	for _, h := range s.hooks() {
+		if h.kind == hookDisconnecting {
+			h.fn.(func(string))(reason)
+		}
 	}
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
 	s.client.remove(s)
 	s.connected.Store(false)
+	var acks map[uint64]func(Args, error)
+	var hooks []hook
 	s.mu.Lock()
-	acks := s.acks
-	s.acks = nil
-	handlers := s.onDisconnect
+	if e := s.ext.Load(); e != nil {
+		acks, e.acks = e.acks, nil
+		hooks = e.hooks
+	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
 	}
 	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
-	for _, fn := range handlers {
-		fn(reason)
+	for _, h := range hooks {
+		if h.kind == hookDisconnect {
+			h.fn.(func(string))(reason)
+		}
 	}
 }
 
@@ -425,29 +526,33 @@ func (s *Socket) onEvent(pkt *parser.Packet) {
 	if pkt.HasID {
 		ack = s.ackFunc(pkt.ID)
 	}
-	s.mu.Lock()
-	anyIn := s.anyIn
-	mws := s.middlewares
-	s.mu.Unlock()
-	for _, h := range anyIn {
-		h(event, args)
+	hooks := s.hooks()
+	for _, h := range hooks {
+		if h.kind == hookAnyIn {
+			h.fn.(AnyHandler)(event, args)
+		}
 	}
-	s.runPacketMiddlewares(mws, 0, event, args, ack)
+	s.runPacketMiddlewares(hooks, 0, event, args, ack)
 }
 
-func (s *Socket) runPacketMiddlewares(mws []PacketMiddleware, i int, event string, args Args, ack AckFunc) {
-	if i == len(mws) {
+// runPacketMiddlewares runs the middlewares among hooks[i:], then the
+// event's handlers.
+func (s *Socket) runPacketMiddlewares(hooks []hook, i int, event string, args Args, ack AckFunc) {
+	for i < len(hooks) && hooks[i].kind != hookMiddleware {
+		i++
+	}
+	if i == len(hooks) {
 		s.dispatch(event, args, ack)
 		return
 	}
 	var once sync.Once
-	mws[i](event, args, func(err error) {
+	hooks[i].fn.(PacketMiddleware)(event, args, func(err error) {
 		once.Do(func() {
 			if err != nil {
 				s.raiseError(err)
 				return
 			}
-			s.runPacketMiddlewares(mws, i+1, event, args, ack)
+			s.runPacketMiddlewares(hooks, i+1, event, args, ack)
 		})
 	})
 }
@@ -457,19 +562,20 @@ func (s *Socket) dispatch(event string, args Args, ack AckFunc) {
 		return
 	}
 	s.mu.Lock()
-	hs := s.handlers[event]
+	hs := s.handlers
 	s.mu.Unlock()
 	for _, h := range hs {
-		h(args, ack)
+		if h.event == event {
+			h.fn(args, ack)
+		}
 	}
 }
 
 func (s *Socket) raiseError(err error) {
-	s.mu.Lock()
-	hs := s.onError
-	s.mu.Unlock()
-	for _, h := range hs {
-		h(err)
+	for _, h := range s.hooks() {
+		if h.kind == hookError {
+			h.fn.(func(error))(err)
+		}
 	}
 }
 
@@ -496,10 +602,13 @@ func (s *Socket) onAck(pkt *parser.Packet) {
 	if !pkt.HasID {
 		return
 	}
-	s.mu.Lock()
-	fn := s.acks[pkt.ID]
-	delete(s.acks, pkt.ID)
-	s.mu.Unlock()
+	var fn func(Args, error)
+	if e := s.ext.Load(); e != nil {
+		s.mu.Lock()
+		fn = e.acks[pkt.ID]
+		delete(e.acks, pkt.ID)
+		s.mu.Unlock()
+	}
 	if fn == nil {
 		return // unknown or late ack: ignored, as socket.io does
 	}
@@ -515,16 +624,17 @@ func (s *Socket) onAck(pkt *parser.Packet) {
 // the client's first argument. The entry is dropped after timeout.
 func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck adapter.AckFunc) {
 	s.mu.Lock()
-	if s.acks == nil {
-		s.acks = make(map[uint64]func(Args, error))
+	ext := s.extrasLocked()
+	if ext.acks == nil {
+		ext.acks = make(map[uint64]func(Args, error))
 	}
-	if len(s.acks) >= maxPendingAcks {
+	if len(ext.acks) >= maxPendingAcks {
 		// The client answers none of its acks: the packet still goes out,
 		// but its answer is not awaited (the broadcast times out for it).
 		s.mu.Unlock()
 		return
 	}
-	s.acks[id] = func(a Args, err error) {
+	ext.acks[id] = func(a Args, err error) {
 		if err != nil {
 			return
 		}

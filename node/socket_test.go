@@ -6,6 +6,7 @@ import (
 	"errors"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -509,6 +510,93 @@ func TestAnyListenersAndPacketMiddleware(t *testing.T) {
 	}
 }
 
+// TestSocketRegistrations checks the handler and hook lists: order,
+// several handlers per event, Off during a dispatch, growth past the
+// tight-growth length, and that a socket using only On and Emit never
+// allocates its extras.
+func TestSocketRegistrations(t *testing.T) {
+	s := &Socket{}
+	s.connected.Store(true)
+	var got []string
+	rec := func(name string) EventHandler { return func(Args, AckFunc) { got = append(got, name) } }
+	check := func(what string, want ...string) {
+		t.Helper()
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("%s: ran %v, want %v", what, got, want)
+		}
+		got = nil
+	}
+
+	s.On("a", rec("a1"))
+	s.On("b", rec("b1"))
+	s.On("a", func(Args, AckFunc) { got = append(got, "a2"); s.Off("a") })
+	s.On("a", rec("a3"))
+	s.dispatch("a", nil, nil)
+	check("first dispatch (Off inside applies to the next one)", "a1", "a2", "a3")
+	s.dispatch("a", nil, nil)
+	check("after Off")
+	s.dispatch("b", nil, nil)
+	check("other event kept", "b1")
+	s2 := &Socket{}
+	s2.connected.Store(true)
+	s2.On("c", func(Args, AckFunc) { got = append(got, "c1"); s2.Off("b") })
+	s2.On("b", rec("b"))
+	s2.On("c", rec("c2"))
+	s2.dispatch("c", nil, nil)
+	check("Off of a later event during a dispatch", "c1", "c2")
+	for i := range 3 * tightGrowth {
+		s.On("many", rec(strconv.Itoa(i)))
+	}
+	s.dispatch("many", nil, nil)
+	if len(got) != 3*tightGrowth || got[0] != "0" || got[len(got)-1] != strconv.Itoa(3*tightGrowth-1) {
+		t.Fatalf("many: ran %v", got)
+	}
+	got = nil
+	s.notifyOutgoing("x", nil)
+	s.SetData(nil)
+	if s.Data() != nil || s.ext.Load() != nil {
+		t.Fatal("a socket using only On and Emit allocated its extras")
+	}
+
+	s.OnAny(func(ev string, _ Args) { got = append(got, "any1:"+ev) })
+	s.Use(func(ev string, _ Args, next func(error)) { got = append(got, "mw1"); next(nil) })
+	s.OnAny(func(ev string, _ Args) { got = append(got, "any2:"+ev) })
+	s.OnAnyOutgoing(func(ev string, _ Args) { got = append(got, "out:"+ev) })
+	s.Use(func(ev string, _ Args, next func(error)) {
+		got = append(got, "mw2")
+		if ev == "bad" {
+			next(errors.New("refused"))
+			return
+		}
+		next(nil)
+	})
+	s.OnError(func(err error) { got = append(got, "err:"+err.Error()) })
+	run := func(ev string) {
+		hooks := s.hooks()
+		for _, h := range hooks {
+			if h.kind == hookAnyIn {
+				h.fn.(AnyHandler)(ev, nil)
+			}
+		}
+		s.runPacketMiddlewares(hooks, 0, ev, nil, nil)
+	}
+	run("b")
+	check("hooks in order", "any1:b", "any2:b", "mw1", "mw2", "b1")
+	run("bad")
+	check("middleware error", "any1:bad", "any2:bad", "mw1", "mw2", "err:refused")
+	s.notifyOutgoing("x", nil)
+	check("outgoing", "out:x")
+	s.OffAny()
+	s.OffAnyOutgoing()
+	run("b")
+	s.notifyOutgoing("x", nil)
+	check("after OffAny and OffAnyOutgoing", "mw1", "mw2", "b1")
+	s.SetData("d")
+	if s.Data() != "d" {
+		t.Fatalf("Data() = %v", s.Data())
+	}
+}
+
 func TestConnectTimeout(t *testing.T) {
 	_, base := newTestServer(t, Config{ConnectTimeout: 100 * time.Millisecond}, nil)
 	c, err := siotest.Dial(ctxT(t), base, nil)
@@ -644,9 +732,13 @@ func TestPendingAcksBounded(t *testing.T) {
 		go func() { defer wg.Done(); _, _ = so.EmitWithAck(ctx, "never") }()
 	}
 	waitFor(t, "pending acks", func() bool {
+		e := so.ext.Load()
+		if e == nil {
+			return false
+		}
 		so.mu.Lock()
 		defer so.mu.Unlock()
-		return len(so.acks) == maxPendingAcks
+		return len(e.acks) == maxPendingAcks
 	})
 	if _, err := so.EmitWithAck(context.Background(), "one-more"); !errors.Is(err, ErrTooManyAcks) {
 		t.Fatalf("err = %v, want ErrTooManyAcks", err)
