@@ -43,7 +43,7 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 	idleEngineHeap(b, idleSockets)
 	for _, tc := range []struct {
 		name  string
-		setup func(*Socket)
+		setup func(*Server) func(*Socket)
 	}{
 		{"nohandlers", nil},
 		{"chat", chatLikeHandlers}, // what cmd/sioserver registers
@@ -61,33 +61,38 @@ func BenchmarkIdleSocketMemory(b *testing.B) {
 	}
 }
 
-// chatLikeHandlers registers handlers shaped like cmd/sioserver's chat
-// contract: six events, closures over the socket.
-func chatLikeHandlers(s *Socket) {
-	ns := s.Namespace()
-	reply := func(ack AckFunc, v any) {
-		if ack != nil {
-			_ = ack(v)
-		}
+// chatLikeHandlers returns a connection handler shaped like cmd/sioserver's
+// chat contract: six events; the handlers that need the socket are
+// closures over it, the others are built once.
+func chatLikeHandlers(srv *Server) func(*Socket) {
+	chatMessage := func(args Args, _ AckFunc) { _ = srv.Emit("chat message", args.Value(0)) }
+	nodeID := &struct{ id string }{"node-1"}
+	return func(s *Socket) {
+		s.On("join", func(args Args, ack AckFunc) {
+			room, _ := args.String(0)
+			s.Join(room)
+			replyAck(ack, room)
+		})
+		s.On("leave", func(args Args, ack AckFunc) {
+			room, _ := args.String(0)
+			s.Leave(room)
+			replyAck(ack, room)
+		})
+		s.On("chat message", chatMessage)
+		s.On("room message", func(args Args, ack AckFunc) {
+			room, _ := args.String(0)
+			_ = s.Namespace().To(room).Emit("room message", s.ID(), args.Value(1))
+			replyAck(ack, true)
+		})
+		s.On("echo", func(args Args, ack AckFunc) { replyAck(ack, args.Value(0)) })
+		s.On("whoami", func(_ Args, ack AckFunc) { replyAck(ack, []string{nodeID.id, s.ID()}) })
 	}
-	s.On("join", func(args Args, ack AckFunc) {
-		room, _ := args.String(0)
-		s.Join(room)
-		reply(ack, room)
-	})
-	s.On("leave", func(args Args, ack AckFunc) {
-		room, _ := args.String(0)
-		s.Leave(room)
-		reply(ack, room)
-	})
-	s.On("chat message", func(args Args, _ AckFunc) { _ = ns.Emit("chat message", args.Value(0)) })
-	s.On("room message", func(args Args, ack AckFunc) {
-		room, _ := args.String(0)
-		_ = ns.To(room).Emit("room message", s.ID(), args.Value(1))
-		reply(ack, true)
-	})
-	s.On("echo", func(args Args, ack AckFunc) { reply(ack, args.Value(0)) })
-	s.On("whoami", func(_ Args, ack AckFunc) { reply(ack, s.ID()) })
+}
+
+func replyAck(ack AckFunc, v any) {
+	if ack != nil {
+		_ = ack(v)
+	}
 }
 
 // TestIdleStructSizes keeps the structures every connection holds within
@@ -142,8 +147,8 @@ func idleEngineHeap(b *testing.B, n int) float64 {
 }
 
 // idleServerHeap returns the live heap per connection of n idle sockets
-// connected to "/" of a Server, each set up by setup (if not nil).
-func idleServerHeap(b *testing.B, n int, setup func(*Socket), name string) float64 {
+// connected to "/" of a Server, each set up by setup(srv) (if not nil).
+func idleServerHeap(b *testing.B, n int, setup func(*Server) func(*Socket), name string) float64 {
 	srv, err := NewServer(Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -152,9 +157,13 @@ func idleServerHeap(b *testing.B, n int, setup func(*Socket), name string) float
 	env.srv = srv
 	defer env.close()
 	var joined atomic.Int64
+	var onSocket func(*Socket)
+	if setup != nil {
+		onSocket = setup(srv)
+	}
 	srv.OnConnection(func(s *Socket) {
-		if setup != nil {
-			setup(s)
+		if onSocket != nil {
+			onSocket(s)
 		}
 		joined.Add(1)
 	})

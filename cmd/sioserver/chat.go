@@ -35,6 +35,11 @@ func registerChat(srv *node.Server, cfg config) {
 	if cfg.testHooks {
 		registerTestHooks(srv, cfg)
 	}
+	// Handlers that need no socket are built once; the others capture
+	// only what they need (every idle socket keeps its closures).
+	chatMessage := func(args node.Args, _ node.AckFunc) {
+		_ = srv.Emit("chat message", arg0(args))
+	}
 	srv.OnConnection(func(s *node.Socket) {
 		s.On("join", func(args node.Args, ack node.AckFunc) {
 			room, err := roomArg(args)
@@ -50,16 +55,15 @@ func registerChat(srv *node.Server, cfg config) {
 			}
 			reply(ack, room, err)
 		})
-		s.On("chat message", func(args node.Args, _ node.AckFunc) {
-			_ = srv.Emit("chat message", arg0(args))
-		})
+		s.On("chat message", chatMessage)
 		s.On("room message", func(args node.Args, ack node.AckFunc) {
 			room, bad := roomArg(args)
 			if bad != "" {
 				reply(ack, room, bad)
 				return
 			}
-			err := srv.To(room).Emit("room message", roomMessage{Room: room, From: s.ID(), Msg: arg1(args)})
+			// s.Namespace() is "/", what srv.To addresses.
+			err := s.Namespace().To(room).Emit("room message", roomMessage{Room: room, From: s.ID(), Msg: arg1(args)})
 			if ack != nil {
 				if err != nil {
 					_ = ack(ackResult{OK: false, Error: err.Error()})
