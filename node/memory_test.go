@@ -107,6 +107,7 @@ func TestIdleStructSizes(t *testing.T) {
 	}{
 		{"client", unsafe.Sizeof(client{}), 112},
 		{"Socket", unsafe.Sizeof(Socket{}), 96},
+		{"eventHandler", unsafe.Sizeof(eventHandler{}), 16},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, want at most %d", c.name, c.size, c.max)

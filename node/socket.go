@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/sio-go/sio/adapter"
 	"github.com/sio-go/sio/node/parser"
@@ -60,9 +61,11 @@ type Socket struct {
 	ext atomic.Pointer[socketExtras]
 }
 
-// eventHandler is one On registration.
+// eventHandler is one On registration. The event name is interned: 16
+// bytes a registration instead of 24, and every socket registering the
+// same events shares one copy of each name.
 type eventHandler struct {
-	event string
+	event unique.Handle[string]
 	fn    EventHandler
 }
 
@@ -253,7 +256,7 @@ func (s *Socket) SetData(v any) {
 // On registers a handler for event.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	s.handlers = appendTight(s.handlers, eventHandler{event, h})
+	s.handlers = appendTight(s.handlers, eventHandler{unique.Make(event), h})
 	s.mu.Unlock()
 }
 
@@ -263,7 +266,7 @@ func (s *Socket) Off(event string) {
 	defer s.mu.Unlock()
 	var kept []eventHandler
 	for _, h := range s.handlers {
-		if h.event != event {
+		if h.event.Value() != event {
 			kept = appendTight(kept, h)
 		}
 	}
@@ -565,7 +568,7 @@ func (s *Socket) dispatch(event string, args Args, ack AckFunc) {
 	hs := s.handlers
 	s.mu.Unlock()
 	for _, h := range hs {
-		if h.event == event {
+		if h.event.Value() == event {
 			h.fn(args, ack)
 		}
 	}
