@@ -58,7 +58,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	for _, n := range []int{1, 16} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			srv := NewServer(Config{}, nil)
-			ws, dc := fakeServerWS(b, false)
+			ws, dc := fakeServerWS(b, srv, false)
 			c := newConn(srv, "b", nil)
 			m := NewTextMessage(benchPayload)
 			batch := make([]*Message, n)
@@ -67,7 +67,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 				for j := range batch {
 					batch[j] = m
 				}
-				if _, err := c.writeBatch(ws.NetConn(), batch); err != nil {
+				if _, err := c.writeBatch(ws.nc, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -83,8 +83,9 @@ func BenchmarkWebSocketBroadcast(b *testing.B) {
 	srv := NewServer(Config{}, nil)
 	conns := make([]*Conn, 1000)
 	for i := range conns {
-		ws, _ := fakeServerWS(b, false)
+		ws, _ := fakeServerWS(b, srv, false)
 		c := newConn(srv, strconv.Itoa(i), nil)
+		ws.c = c
 		c.ws, c.websocket = ws, true
 		conns[i] = c
 	}

@@ -170,6 +170,9 @@ type packetsOut struct {
 
 // add records m as written.
 func (o *packetsOut) add(h *Hooks, m *Message) {
+	if m.op != 0 {
+		return // a websocket control frame, not a packet
+	}
 	if h.PacketsOut == nil {
 		h.packetOut(m.typ, m.payloadLen())
 		return

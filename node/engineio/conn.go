@@ -8,10 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Close reasons, with Node's wording.
@@ -87,8 +84,7 @@ type Conn struct {
 	// WebSocket: ws is the main connection; writerRunning is true while a
 	// writer goroutine owns it; inflight is true while that writer holds a
 	// batch taken from the queue and not yet written.
-	ws            *websocket.Conn
-	rc            syscall.RawConn // ws's socket for non-blocking writes; nil for TLS
+	ws            *wsConn
 	writerRunning bool
 	inflight      bool
 	// flushed, when not nil, is closed once the writer has written
@@ -109,9 +105,12 @@ type Conn struct {
 
 	// Upgrade: probe is the websocket being probed; probed is set once
 	// "2probe" was answered.
-	probe        *websocket.Conn
+	probe        *wsConn
 	probed       bool
 	upgradeTimer *time.Timer
+	// wsCloseCode is the code of the close frame a graceful websocket
+	// close sends (0: 1000, normal closure).
+	wsCloseCode uint16
 
 	// Heartbeat, under mu: hbDue is when the armed timer is due (the pong
 	// deadline while awaitingPong), in scheduler time.
@@ -285,13 +284,13 @@ func (c *Conn) SendDirect(msgs ...*Message) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if c.rc == nil {
+	if c.ws.rc == nil {
 		c.enqueueLocked(msgs, n)
 		c.mu.Unlock()
 		return nil
 	}
 	// This goroutine is the writer until it hands over or goes idle.
-	ws, rc := c.ws, c.rc
+	ws, rc := c.ws, c.ws.rc
 	c.writerRunning = true
 	c.inflight = true
 	c.queueBytes += n
@@ -352,7 +351,7 @@ func (c *Conn) closeGraceful(reason string, pollWait time.Duration) {
 	}
 	c.mu.Unlock()
 	if probe != nil {
-		_ = probe.Close()
+		probe.close()
 	}
 }
 
@@ -426,7 +425,7 @@ func (c *Conn) kickLocked() {
 	if c.websocket {
 		if !c.writerRunning && c.ws != nil && c.state != stateClosed {
 			c.writerRunning = true
-			if c.rc != nil {
+			if c.ws.rc != nil {
 				c.srv.flusher.push(c)
 			} else {
 				c.srv.wg.Add(1)
@@ -450,7 +449,7 @@ func (c *Conn) signalGETLocked() {
 
 // abortProbeLocked abandons an upgrade in progress and returns the probe
 // websocket for the caller to close after unlocking.
-func (c *Conn) abortProbeLocked() *websocket.Conn {
+func (c *Conn) abortProbeLocked() *wsConn {
 	p := c.probe
 	c.probe = nil
 	c.probed = false
@@ -497,16 +496,16 @@ func (c *Conn) finalizeLocked(reason string, graceful bool) func() {
 		}
 		c.signalGETLocked()
 	}
-	var ws *websocket.Conn
+	var ws *wsConn
 	if !graceful {
 		ws = c.ws
 	}
 	return func() {
 		if ws != nil {
-			_ = ws.Close()
+			ws.close()
 		}
 		if probe != nil {
-			_ = probe.Close()
+			probe.close()
 		}
 		c.srv.remove(c)
 		c.srv.cfg.Hooks.sessionClosed(transport, reason)

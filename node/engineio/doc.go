@@ -6,7 +6,8 @@
 //
 // A Server is an http.Handler mounted at the Engine.IO path (for example
 // "/engine.io/" or "/socket.io/"). It speaks protocol v4 only (EIO=4) over
-// HTTP long-polling and WebSocket (gorilla/websocket), including the
+// HTTP long-polling and WebSocket (RFC 6455, our own frame reader and
+// writer; no extension is negotiated, as Node's default), including the
 // polling→websocket upgrade (2probe/3probe, noop, 5). Handshakes answer
 // 0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}; errors are
 // Node's JSON {"code":N,"message":"..."} with HTTP 400 (403 for code 4
@@ -38,9 +39,23 @@
 // under Config.WriteTimeout, so a slow client never holds up the others.
 // TLS sessions always use a goroutine of their own. SendDirect, for a packet
 // to one session (a reply), writes in the caller when nothing is queued,
-// without a hand-off. The writer bypasses gorilla for data frames; the
-// control frames gorilla writes (pong, close) are single write calls on the
-// same socket, which never interleave with the writer's.
+// without a hand-off. Control frames go through the writer too: a pong
+// answering a client ping is queued like a message, and the close frame is
+// written by the writer that finishes a graceful close. Only a probe
+// websocket (before the upgrade completes) and a refused one, which no
+// writer owns, are written by their reader.
+//
+// Websocket reads: one reader goroutine at a time per websocket reads
+// what the socket has into a pooled buffer, handles every complete frame
+// (unmasking in place, assembling fragments, answering pings, bounding a
+// message by MaxHTTPBufferSize) and waits for more. After 100 ms without
+// data the reader returns its buffer and exits, and the connection parks:
+// the server's poller (an epoll instance, itself watched by the Go
+// runtime's poller; one per server, existing only while connections are
+// registered with it) starts a new reader when data arrives. A busy
+// connection keeps its reader, with no hand-off per message. Where there
+// is no poller (platforms other than Linux) or no raw socket (TLS), the
+// reader never parks.
 //
 // Handler methods of one session are called one at a time, in order, never
 // concurrently; OnClose is called exactly once, last. A Handler may call
@@ -49,9 +64,9 @@
 // replies sent from OnMessage reach the next GET in one batch.
 //
 // Heartbeats of all sessions run on one scheduler goroutine (a timer heap)
-// that exists only while sessions do. An idle websocket session holds one
-// reader goroutine and no buffers besides gorilla's 256-byte read buffer
-// (about 8 KB in all, 4 KB of it the goroutine stack).
+// that exists only while sessions do. An idle websocket session holds no
+// goroutine and no buffer: its Conn, its socket and a poller entry (about
+// 1.5 KB in this package).
 //
 // Lock order: Conn.hmu (handler calls), then Conn.mu, then the scheduler's
 // or the flusher's lock; Server.mu is never taken with Conn.mu held. Hooks may run with

@@ -133,14 +133,22 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 }
 
 func newEnvEcho(t *testing.T, cfg Config, echo bool) *testEnv {
+	return newEnvSetup(t, cfg, echo, nil)
+}
+
+// newEnvSetup is newEnvEcho with setup run on the Server before it serves.
+func newEnvSetup(t *testing.T, cfg Config, echo bool, setup func(*Server)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, conns: make(chan *recorder, 64), echo: echo}
+	e := &testEnv{t: t, conns: make(chan *recorder, 256), echo: echo}
 	e.srv = NewServer(cfg, func(c *Conn) {
 		r := newRecorder(c, e.echo)
 		c.SetHandler(r)
 		e.conns <- r
 	})
 	e.srv.closePollWait = 50 * time.Millisecond
+	if setup != nil {
+		setup(e.srv)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", e.srv)
 	e.ts = httptest.NewServer(mux)
@@ -374,8 +382,17 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
 }
 
-// fakeServerWS returns a server-side websocket over a discardConn.
-func fakeServerWS(tb testing.TB, record bool) (*websocket.Conn, *discardConn) {
+// fakeServerWS returns a server-side websocket of srv over a discardConn.
+func fakeServerWS(tb testing.TB, srv *Server, record bool) (*wsConn, *discardConn) {
+	tb.Helper()
+	dc := &discardConn{record: record}
+	return newWSConn(srv, dc), dc
+}
+
+// gorillaServerWS returns a gorilla server-side websocket over a
+// discardConn: gorilla's writer is the oracle our frame encoding is
+// checked against.
+func gorillaServerWS(tb testing.TB) (*websocket.Conn, *discardConn) {
 	tb.Helper()
 	var key [16]byte
 	_, _ = rand.Read(key[:])
@@ -385,11 +402,11 @@ func fakeServerWS(tb testing.TB, record bool) (*websocket.Conn, *discardConn) {
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
 	dc := &discardConn{}
-	u := websocket.Upgrader{WriteBufferPool: &sync.Pool{}, WriteBufferSize: wsWriteBufferSize}
+	u := websocket.Upgrader{WriteBufferPool: &sync.Pool{}, WriteBufferSize: 1024}
 	ws, err := u.Upgrade(&hijacker{httptest.NewRecorder(), dc}, req, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dc.record = record
+	dc.record = true
 	return ws, dc
 }

@@ -1,7 +1,5 @@
 package engineio
 
-import "github.com/gorilla/websocket"
-
 // Message is an encoded outgoing Engine.IO message packet. It is immutable
 // once built and may be shared by many connections (a broadcast builds it
 // once and queues the same pointer to every recipient). Its websocket frame
@@ -14,7 +12,11 @@ type Message struct {
 	// binary marks a binary message: data is the raw payload. Otherwise
 	// data is the full text frame, type digit included ("4hello").
 	binary bool
-	data   []byte
+	// op, when not zero, makes the message a websocket control frame of
+	// that opcode (a pong answering a client ping): not an Engine.IO
+	// packet, never counted by the packet hooks.
+	op   byte
+	data []byte
 }
 
 // NewTextMessage returns a text message packet carrying s. s is copied.
@@ -60,23 +62,18 @@ func (m *Message) payloadLen() int {
 	return len(m.data) - 1
 }
 
-// wsType returns the websocket frame type of the message.
-func (m *Message) wsType() int {
-	if m.binary {
-		return websocket.BinaryMessage
-	}
-	return websocket.TextMessage
-}
-
 // maxWSHeaderLen is the longest server frame header (no mask).
 const maxWSHeaderLen = 10
 
 // appendWSHeader appends the header of the message's websocket frame: one
 // final frame, text or binary, unmasked (RFC 6455 5.2: a server never masks).
 func (m *Message) appendWSHeader(dst []byte) []byte {
-	op := byte(0x80 | websocket.TextMessage)
-	if m.binary {
-		op = 0x80 | websocket.BinaryMessage
+	op := byte(0x80 | opText)
+	switch {
+	case m.op != 0:
+		op = 0x80 | m.op
+	case m.binary:
+		op = 0x80 | opBinary
 	}
 	n := len(m.data)
 	switch {
@@ -91,11 +88,9 @@ func (m *Message) appendWSHeader(dst []byte) []byte {
 	}
 }
 
-// writeWS writes the message as one websocket frame through gorilla. It is
-// used only where no writer goroutine owns ws (the "3probe" answer on a
-// probe websocket).
-func (m *Message) writeWS(ws *websocket.Conn) error {
-	return ws.WriteMessage(m.wsType(), m.data)
+// appendFrame appends the message's whole websocket frame.
+func (m *Message) appendFrame(dst []byte) []byte {
+	return append(m.appendWSHeader(dst), m.data...)
 }
 
 // appendPolling appends the message's long-polling encoding.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 var decodePacketTests = []struct {
@@ -140,7 +142,7 @@ func TestMessageEncoding(t *testing.T) {
 	if got := string(m.appendPolling(nil)); got != "4hello" {
 		t.Errorf("text polling = %q", got)
 	}
-	if m.payloadLen() != 5 || m.binary || m.wsType() != 1 {
+	if m.payloadLen() != 5 || m.binary || m.appendWSHeader(nil)[0] != 0x80|opText {
 		t.Errorf("text message fields wrong: %d %v", m.payloadLen(), m.binary)
 	}
 	b := NewBinaryMessage([]byte{1, 2, 3, 4})
@@ -162,8 +164,12 @@ func TestMessageWSFrame(t *testing.T) {
 	for _, n := range []int{0, 1, 124, 125, 126, 127, 65535, 65536, 70000} {
 		payload := bytes.Repeat([]byte{'x'}, n)
 		for _, m := range []*Message{NewTextMessage(payload), NewBinaryMessage(append([]byte(nil), payload...))} {
-			ws, dc := fakeServerWS(t, true)
-			if err := m.writeWS(ws); err != nil {
+			ws, dc := gorillaServerWS(t)
+			mt := websocket.TextMessage
+			if m.binary {
+				mt = websocket.BinaryMessage
+			}
+			if err := ws.WriteMessage(mt, m.data); err != nil {
 				t.Fatal(err)
 			}
 			want := dc.bytes()

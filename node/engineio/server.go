@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Handler receives a connection's events. Methods are called from one
@@ -37,7 +35,6 @@ type Server struct {
 	allowPolling bool
 	allowWS      bool
 	onConnection func(c *Conn)
-	upgrader     websocket.Upgrader
 	sched        *scheduler
 	flusher      *flusher
 
@@ -49,6 +46,14 @@ type Server struct {
 	accepting atomic.Bool
 	// closePollWait is serverClosePollWait (a field so tests can shorten it).
 	closePollWait time.Duration
+	// readLinger is wsReadLinger (a field so tests can shorten it).
+	readLinger time.Duration
+
+	// pollMu guards pl (the poller parking idle websockets, started on
+	// first use) and pollOff (no poller: unavailable or stopped).
+	pollMu  sync.Mutex
+	pl      *poller
+	pollOff bool
 
 	mu       sync.RWMutex
 	sessions map[string]*Conn
@@ -71,22 +76,10 @@ func NewServer(cfg Config, onConnection func(c *Conn)) *Server {
 		flusher:       newFlusher(),
 		sessions:      make(map[string]*Conn),
 		closePollWait: serverClosePollWait,
+		readLinger:    wsReadLinger,
 	}
 	s.allowPolling, s.allowWS = cfg.allowedTransports()
 	s.accepting.Store(true)
-	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  wsReadBufferSize,
-		WriteBufferSize: wsWriteBufferSize,
-		WriteBufferPool: &sync.Pool{},
-		// The origin was already checked in ServeHTTP, with the same policy.
-		CheckOrigin: func(r *http.Request) bool {
-			return s.cors.allowed(r, r.Header.Get("Origin"))
-		},
-		HandshakeTimeout: cfg.WriteTimeout,
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeErrorMessage(w, codeBadRequest, errorMessages[codeBadRequest], status)
-		},
-	}
 	upgrades := `[]`
 	if s.allowWS && s.allowPolling {
 		upgrades = `["websocket"]`
@@ -127,6 +120,7 @@ func (s *Server) Close(reason string) {
 	for _, c := range conns {
 		c.closeGraceful(reason, s.closePollWait)
 	}
+	s.stopPoller()
 	s.wg.Wait()
 	s.flusher.wait()
 	s.sched.wait()
@@ -200,7 +194,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeUnknownTransport, 0)
 		return
 	}
-	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	isUpgrade := isWebSocketUpgrade(r)
 	if !validHeaderValue(origin) {
 		writeError(w, codeBadRequest, 0)
 		return
@@ -320,23 +314,22 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 // handshakeWS opens a websocket-only session: upgrade, then the open packet
 // as the first frame.
 func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	nc, err := s.upgradeWS(w, r)
 	if err != nil {
 		s.debug("engineio: websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	ws.SetReadLimit(s.cfg.MaxHTTPBufferSize)
+	ws := newWSConn(s, nc)
 	c := s.newSession(r)
 	if c == nil {
-		_ = ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "server closed"), deadline(s.cfg.WriteTimeout))
-		_ = ws.Close()
+		ws.refuse(closeTryAgainLater)
 		return
 	}
+	ws.c = c
 	s.cfg.Hooks.sessionOpened(transportWebSocket)
 	open := newControlMessage(ptOpen, `{"sid":"`+c.id+s.wsOpenSuffix)
 	c.mu.Lock()
-	c.ws, c.rc = ws, rawConnOf(ws)
+	c.ws = ws
 	c.websocket = true
 	c.enqueueLocked([]*Message{open}, open.size())
 	c.scheduleLocked(s.cfg.PingInterval)
@@ -347,10 +340,10 @@ func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.state == stateClosed {
 		c.mu.Unlock()
-		_ = ws.Close()
+		ws.close()
 		return
 	}
-	c.startReaderLocked(ws)
+	ws.start()
 	c.mu.Unlock()
 }
 
@@ -358,23 +351,22 @@ func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 // start of a polling→websocket upgrade. A session that already upgraded or
 // is upgrading gets its extra websocket closed.
 func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	nc, err := s.upgradeWS(w, r)
 	if err != nil {
 		s.debug("engineio: websocket upgrade failed", "sid", c.id, "err", err)
 		return
 	}
-	ws.SetReadLimit(s.cfg.MaxHTTPBufferSize)
+	ws := newWSConn(s, nc)
+	ws.c = c
 	c.mu.Lock()
 	if c.state != stateOpen || c.websocket || c.probe != nil {
 		c.mu.Unlock()
-		_ = ws.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline(s.cfg.WriteTimeout))
-		_ = ws.Close()
+		ws.refuse(closeNormal)
 		return
 	}
 	c.probe = ws
 	c.probed = false
 	c.upgradeTimer = newTimer(s.cfg.UpgradeTimeout, func() { c.abortProbe(ws) })
-	c.startReaderLocked(ws)
+	ws.start()
 	c.mu.Unlock()
 }

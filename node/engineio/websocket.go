@@ -8,82 +8,25 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
-// wsCloseGrace is how long the reader waits for the client's close frame
-// after a graceful close before dropping the connection.
+// wsCloseGrace is how long a websocket closed by the server stays open for
+// the client's close frame, after ours, before it is dropped.
 const wsCloseGrace = time.Second
 
-// Websocket buffer sizes: small, and the write buffer comes from a pool
-// shared by every connection, so an idle connection holds none.
-const (
-	wsReadBufferSize  = 256
-	wsWriteBufferSize = 1024
-)
-
-// startReaderLocked starts the read goroutine for ws (main or probe).
-func (c *Conn) startReaderLocked(ws *websocket.Conn) {
-	// Answer client pings as gorilla does, but with our WriteTimeout as the
-	// deadline: gorilla's default (1s) would cut short a batch the writer
-	// is writing at the same time on the same net.Conn.
-	timeout := c.srv.cfg.WriteTimeout
-	ws.SetPingHandler(func(data string) error {
-		err := ws.WriteControl(websocket.PongMessage, []byte(data), deadline(timeout))
-		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
-			return nil
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil
-		}
-		return err
-	})
-	c.srv.wg.Add(1)
-	go c.readLoop(ws)
-}
-
-// readLoop reads frames from ws until it fails or the session no longer
-// uses it. While ws is the probe it runs the upgrade dance; once ws is the
-// main transport it decodes packets. It owns closing the network
-// connection.
-func (c *Conn) readLoop(ws *websocket.Conn) {
-	defer c.srv.wg.Done()
-	defer ws.Close()
-	for {
-		mt, r, err := ws.NextReader()
-		if err != nil {
-			c.onReadError(ws, err)
-			return
-		}
-		buf := getBuf()
-		if _, err := buf.ReadFrom(r); err != nil {
-			putBuf(buf)
-			c.onReadError(ws, err)
-			return
-		}
-		ok := c.onFrame(ws, mt, buf.Bytes())
-		putBuf(buf)
-		if !ok {
-			return
-		}
-	}
-}
-
-// onFrame handles one websocket message. It returns false when the reader
-// must stop.
-func (c *Conn) onFrame(ws *websocket.Conn, mt int, data []byte) bool {
+// onFrame handles one websocket data message. It returns false when the
+// reader must stop and close the connection.
+func (c *Conn) onFrame(ws *wsConn, binary bool, data []byte) bool {
 	c.mu.Lock()
 	isProbe, isMain := c.probe == ws, c.ws == ws
 	c.mu.Unlock()
 	switch {
 	case isProbe:
-		return c.onProbeFrame(ws, mt, data)
+		return c.onProbeFrame(ws, binary, data)
 	case !isMain:
 		return false
 	}
-	if mt == websocket.BinaryMessage {
+	if binary {
 		return c.onPacket(packet{typ: ptMessage, data: data, binary: true})
 	}
 	var scratch []byte
@@ -98,10 +41,9 @@ func (c *Conn) onFrame(ws *websocket.Conn, mt int, data []byte) bool {
 // onProbeFrame runs the upgrade dance on the probe websocket: "2probe" is
 // answered "3probe" (and a pending GET released with a noop), "5"
 // completes the upgrade, anything else aborts it.
-func (c *Conn) onProbeFrame(ws *websocket.Conn, mt int, data []byte) bool {
-	if mt == websocket.TextMessage && string(data) == "2probe" {
-		_ = ws.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		if err := pongProbeMessage.writeWS(ws); err != nil {
+func (c *Conn) onProbeFrame(ws *wsConn, binary bool, data []byte) bool {
+	if !binary && string(data) == "2probe" {
+		if err := ws.writeDirect(pongProbeMessage.appendFrame(nil)); err != nil {
 			c.abortProbe(ws)
 			return false
 		}
@@ -114,7 +56,7 @@ func (c *Conn) onProbeFrame(ws *websocket.Conn, mt int, data []byte) bool {
 		c.mu.Unlock()
 		return true
 	}
-	if mt == websocket.TextMessage && string(data) == "5" {
+	if !binary && string(data) == "5" {
 		c.mu.Lock()
 		if c.probe != ws || !c.probed || c.state != stateOpen {
 			c.mu.Unlock()
@@ -127,7 +69,7 @@ func (c *Conn) onProbeFrame(ws *websocket.Conn, mt int, data []byte) bool {
 			c.upgradeTimer.Stop()
 			c.upgradeTimer = nil
 		}
-		c.ws, c.rc = ws, rawConnOf(ws)
+		c.ws = ws
 		c.websocket = true
 		c.signalGETLocked() // a GET still pending gets a noop
 		if len(c.queue) > 0 {
@@ -143,17 +85,17 @@ func (c *Conn) onProbeFrame(ws *websocket.Conn, mt int, data []byte) bool {
 }
 
 // abortProbe abandons the upgrade if ws is still the probe.
-func (c *Conn) abortProbe(ws *websocket.Conn) {
+func (c *Conn) abortProbe(ws *wsConn) {
 	c.mu.Lock()
 	if c.probe == ws {
 		c.abortProbeLocked()
 	}
 	c.mu.Unlock()
-	_ = ws.Close()
+	ws.close()
 }
 
 // onReadError handles the end of a websocket's read side.
-func (c *Conn) onReadError(ws *websocket.Conn, err error) {
+func (c *Conn) onReadError(ws *wsConn, err error) {
 	c.mu.Lock()
 	if c.probe == ws {
 		c.abortProbeLocked()
@@ -169,14 +111,98 @@ func (c *Conn) onReadError(ws *websocket.Conn, err error) {
 	after()
 }
 
+// onWSError handles a websocket protocol violation: the session closes
+// with "transport error" after a close frame with the violation's code (a
+// probe is just dropped).
+func (c *Conn) onWSError(ws *wsConn, err error) readNext {
+	code := uint16(closeProtocolError)
+	var we *wsError
+	if errors.As(err, &we) {
+		code = we.code
+	}
+	return c.closeByPeer(ws, reasonTransportError, code)
+}
+
+// onWSClose handles the client's close frame: the session closes with
+// "transport close", echoing the client's code.
+func (c *Conn) onWSClose(ws *wsConn, code uint16) readNext {
+	return c.closeByPeer(ws, reasonTransportClose, code)
+}
+
+// closeByPeer ends reading on ws after the client closed it or broke the
+// protocol. On the main websocket of an open session it starts a graceful
+// close whose close frame carries code; the writer then closes ws.
+func (c *Conn) closeByPeer(ws *wsConn, reason string, code uint16) readNext {
+	c.mu.Lock()
+	if c.probe == ws {
+		c.abortProbeLocked()
+		c.mu.Unlock()
+		return readClose
+	}
+	if c.ws != ws {
+		c.mu.Unlock()
+		return readClose
+	}
+	switch c.state {
+	case stateOpen:
+		c.wsCloseCode = code
+		c.mu.Unlock()
+		c.closeGraceful(reason, pollCloseTimeout)
+		return readStop
+	case stateClosing:
+		c.mu.Unlock()
+		return readStop // the writer is finishing the close
+	}
+	c.mu.Unlock()
+	return readClose // our close frame was sent: this was the answer
+}
+
+// afterReadStop runs when the reader stopped for a close the writer
+// finishes: if the writer already finished it, the connection is closed
+// here (finishClose closes it otherwise).
+func (c *Conn) afterReadStop(ws *wsConn) {
+	c.mu.Lock()
+	done := c.state == stateClosed
+	c.mu.Unlock()
+	if done {
+		ws.close()
+	}
+}
+
+// onWSPing answers a client ping with a pong carrying its payload: queued
+// to the writer on the main websocket, written at once on a probe.
+func (c *Conn) onWSPing(ws *wsConn, payload []byte) readNext {
+	c.mu.Lock()
+	if c.probe == ws {
+		c.mu.Unlock()
+		if err := ws.writeDirect(controlFrame(opPong, payload)); err != nil {
+			c.abortProbe(ws)
+			return readClose
+		}
+		return readMore
+	}
+	if c.ws != ws {
+		c.mu.Unlock()
+		return readClose
+	}
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return readMore
+	}
+	m := &Message{op: opPong, data: append([]byte(nil), payload...)}
+	if err := c.admitLocked(m.size()); err != nil {
+		return readClose
+	}
+	c.enqueueLocked([]*Message{m}, m.size())
+	c.mu.Unlock()
+	return readMore
+}
+
 // readErrorReason maps a read error to Node's close reason: the peer going
-// away is "transport close", anything else (oversized message, protocol
-// violation) is "transport error".
+// away is "transport close", anything else is "transport error".
 func readErrorReason(err error) string {
-	var ce *websocket.CloseError
 	switch {
-	case errors.As(err, &ce),
-		errors.Is(err, io.EOF),
+	case errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed),
 		errors.Is(err, syscall.ECONNRESET):
@@ -221,9 +247,9 @@ var frameBufs = sync.Pool{New: func() any {
 // connection's only data writer; the few control frames written through
 // gorilla (the pong answering a client ping, the close frame) are each one
 // write call on the same net.Conn, whose Write calls do not interleave.
-func (c *Conn) writeLoop(ws *websocket.Conn) {
+func (c *Conn) writeLoop(ws *wsConn) {
 	defer c.srv.wg.Done()
-	nc := ws.NetConn()
+	nc := ws.nc
 	var spare []*Message
 	idle := 0
 	c.mu.Lock()
@@ -360,20 +386,6 @@ func (c *Conn) setWriteDeadline(nc net.Conn) error {
 	return nc.SetWriteDeadline(time.Now().Add(time.Duration(timeout)))
 }
 
-// rawConnOf returns the raw connection under ws for non-blocking writes,
-// nil when there is none (a TLS connection, a test double).
-func rawConnOf(ws *websocket.Conn) syscall.RawConn {
-	sc, ok := ws.NetConn().(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
-}
-
 // rawWrite writes b with non-blocking write calls until the kernel takes
 // no more; it returns the bytes written.
 func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
@@ -433,7 +445,7 @@ func (w *rawWriter) write(fd uintptr) bool {
 // or to a writer goroutine (a tail to write, a close to finish). owned
 // means msgs is a batch taken from the queue, cleared here before the
 // writer role is released.
-func (c *Conn) writeNow(ws *websocket.Conn, rc syscall.RawConn, msgs []*Message, owned bool) {
+func (c *Conn) writeNow(ws *wsConn, rc syscall.RawConn, msgs []*Message, owned bool) {
 	hooks := &c.srv.cfg.Hooks
 	bp := frameBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -441,7 +453,7 @@ func (c *Conn) writeNow(ws *websocket.Conn, rc syscall.RawConn, msgs []*Message,
 	done, doneBytes := 0, 0
 	partial := false
 	partialOff, partialBytes := 0, 0
-	err := c.setWriteDeadline(ws.NetConn())
+	err := c.setWriteDeadline(ws.nc)
 	for err == nil && done < len(msgs) {
 		buf = buf[:0]
 		end, chunkBytes := done, 0
@@ -529,8 +541,8 @@ func (c *Conn) writeNow(ws *websocket.Conn, rc syscall.RawConn, msgs []*Message,
 // blocking (see writeNow).
 func (c *Conn) flush() {
 	c.mu.Lock()
-	ws, rc := c.ws, c.rc
-	if c.state == stateClosed || ws == nil || rc == nil {
+	ws := c.ws
+	if c.state == stateClosed || ws == nil || ws.rc == nil {
 		c.writerIdleLocked()
 		c.mu.Unlock()
 		return
@@ -550,7 +562,7 @@ func (c *Conn) flush() {
 	c.queue = nil
 	c.inflight = true
 	c.mu.Unlock()
-	c.writeNow(ws, rc, batch, true)
+	c.writeNow(ws, ws.rc, batch, true)
 }
 
 // writePartial writes the tail a direct write left, blocking under the
@@ -575,19 +587,38 @@ func (c *Conn) writePartial(nc net.Conn) error {
 	return nil
 }
 
-// finishClose ends a graceful websocket close: close frame, then finalize;
-// the reader drops the connection once the client answers (or after
-// wsCloseGrace).
-func (c *Conn) finishClose(ws *websocket.Conn) {
-	now := time.Now()
-	_ = ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), now.Add(c.srv.cfg.WriteTimeout))
-	_ = ws.SetReadDeadline(now.Add(wsCloseGrace))
+// finishClose ends a graceful websocket close: close frame, then finalize.
+// The connection stays open for the client's answering close frame, at
+// most wsCloseGrace, unless reading already ended or the server is
+// shutting down.
+func (c *Conn) finishClose(ws *wsConn) {
+	c.mu.Lock()
+	code := c.wsCloseCode
+	c.mu.Unlock()
+	if code == 0 {
+		code = closeNormal
+	}
+	if err := c.setWriteDeadline(ws.nc); err == nil {
+		_, _ = ws.nc.Write(closeFrame(code))
+	}
 	c.mu.Lock()
 	c.writerIdleLocked()
 	after := c.finalizeLocked(c.closeReason, true)
 	c.mu.Unlock()
 	after()
+	s := c.srv
+	s.mu.RLock()
+	shutdown := s.closed
+	s.mu.RUnlock()
+	if shutdown || ws.readDone.Load() {
+		ws.close()
+		return
+	}
+	s.wg.Add(1)
+	time.AfterFunc(wsCloseGrace, func() {
+		defer s.wg.Done()
+		ws.close()
+	})
 }
 
 // writeErrReason names the close reason for a failed write: a client that

@@ -55,10 +55,10 @@ func fakeWSConnCfg(t *testing.T, cfg Config) (*Conn, *discardConn) {
 	t.Helper()
 	srv := NewServer(cfg, nil)
 	t.Cleanup(func() { srv.wg.Wait() })
-	ws, dc := fakeServerWS(t, true)
+	ws, dc := fakeServerWS(t, srv, true)
 	c := newConn(srv, "w", nil)
+	ws.c = c
 	c.ws, c.websocket = ws, true
-	dc.writes.Store(0) // the handshake response
 	return c, dc
 }
 
@@ -275,7 +275,7 @@ func TestFlusherDeliversInOrder(t *testing.T) {
 		wss[i] = e.mustDial("EIO=4&transport=websocket")
 		readWS(t, wss[i])
 		recs[i] = e.nextConn()
-		if recs[i].c.rc == nil {
+		if recs[i].c.ws.rc == nil {
 			t.Fatal("a TCP websocket has no raw conn: the flusher path is not tested")
 		}
 	}

@@ -1,0 +1,368 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// wsReadLinger is how long a websocket's reader goroutine keeps waiting
+// for data after the last read before the connection parks: the goroutine
+// exits and the server's poller watches the socket, starting a new reader
+// when data arrives. A busy connection keeps its reader (no hand-off per
+// message); an idle one holds no goroutine, stack or buffer.
+const wsReadLinger = 100 * time.Millisecond
+
+// wsReadBufSize is the size of the pooled read buffers. A frame larger
+// than a buffer is read into one of its own size.
+const wsReadBufSize = 4 << 10
+
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, wsReadBufSize)
+	return &b
+}}
+
+// wsConn is one websocket connection of a session: its main transport or
+// an upgrade probe. Reading runs on one goroutine at a time: the reader
+// started with the connection, or after the connection parked, the one the
+// poller starts when data arrives. Writing is done by the session's writer
+// (see Conn.writeLoop and Conn.flush), except for the probe dance and the
+// refusals written before a session owns the connection.
+type wsConn struct {
+	srv *Server
+	c   *Conn
+	nc  net.Conn
+	// rc is nc's raw socket, for non-blocking reads and writes and for
+	// parking; nil when there is none (TLS, test doubles): then the reader
+	// blocks in nc.Read and never parks.
+	rc syscall.RawConn
+
+	closed atomic.Bool
+	// readDone is set once the read side has ended for good.
+	readDone atomic.Bool
+	// parked is true while the connection waits in the poller with no
+	// reader; the poller's swap to false hands the reader state over.
+	parked atomic.Bool
+	// pl is the poller the connection is registered with (nil: never
+	// parked); pollKey names it there, under the poller's lock.
+	pl      atomic.Pointer[poller]
+	pollKey uint64
+
+	// Reader state, owned by the running reader.
+	rbuf     *[]byte // nil while parked with nothing buffered
+	rn       int     // bytes in *rbuf
+	frag     []byte  // fragmented message being assembled
+	fragOp   byte
+	fragging bool
+	hot      bool  // the reader never parks (no poller)
+	lastRead int64 // scheduler time of the last read that got data
+	readFn   func(fd uintptr) bool
+	rdst     []byte
+	rres     int
+	rerr     error
+}
+
+func newWSConn(s *Server, nc net.Conn) *wsConn {
+	w := &wsConn{srv: s, nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.rc = rc
+		}
+	}
+	return w
+}
+
+// start runs a reader goroutine for the connection.
+func (w *wsConn) start() {
+	w.srv.wg.Add(1)
+	go w.run()
+}
+
+// close closes the network connection once.
+func (w *wsConn) close() {
+	if w.closed.Swap(true) {
+		return
+	}
+	w.srv.forgetWS(w)
+	_ = w.nc.Close()
+}
+
+// Reader outcomes of handling frames.
+type readNext uint8
+
+const (
+	readMore  readNext = iota // keep reading
+	readClose                 // stop and close the connection
+	readStop                  // stop; the session's writer sends the close frame and closes
+)
+
+// run is the reader: it reads what the socket has, handles every complete
+// frame, and waits for more; after wsReadLinger without data it parks the
+// connection and returns.
+func (w *wsConn) run() {
+	defer w.srv.wg.Done()
+	if w.rc != nil && !w.hot {
+		w.lastRead = w.srv.sched.now()
+		_ = w.nc.SetReadDeadline(time.Now().Add(w.srv.readLinger))
+	}
+	for {
+		if w.rbuf == nil {
+			w.rbuf = readBufs.Get().(*[]byte)
+		}
+		n, err := w.read((*w.rbuf)[w.rn:])
+		if n > 0 {
+			w.rn += n
+			if w.rc != nil {
+				w.lastRead = w.srv.sched.now()
+			}
+			switch w.consume() {
+			case readClose:
+				w.endRead()
+				w.close()
+				return
+			case readStop:
+				w.endRead()
+				w.c.afterReadStop(w)
+				return
+			}
+			continue
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && w.rc != nil && !w.hot {
+			if w.lingerDone() && w.park() {
+				return
+			}
+			continue
+		}
+		w.endRead()
+		w.c.onReadError(w, err)
+		w.close()
+		return
+	}
+}
+
+// read reads into b: one non-blocking read through the raw socket, waiting
+// for readability (under the read deadline) when there is nothing, or a
+// plain Read when there is no raw socket. A closed peer is io.EOF.
+func (w *wsConn) read(b []byte) (int, error) {
+	if w.rc == nil {
+		n, err := w.nc.Read(b)
+		if n > 0 {
+			return n, nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return 0, err
+	}
+	if w.readFn == nil {
+		w.readFn = w.readSome
+	}
+	w.rdst = b
+	err := w.rc.Read(w.readFn)
+	n, rerr := w.rres, w.rerr
+	w.rdst, w.rres, w.rerr = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// readSome is the raw read callback: false means "wait for readability".
+func (w *wsConn) readSome(fd uintptr) bool {
+	for {
+		n, err := syscall.Read(int(fd), w.rdst)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		w.rres, w.rerr = n, err
+		if err != nil {
+			w.rres = 0
+		}
+		return true
+	}
+}
+
+// lingerDone is called when the read deadline passed: it reports whether
+// the connection has been without data for wsReadLinger, and otherwise
+// moves the deadline to wsReadLinger after the last read (so a busy
+// connection re-arms its timer once per linger period, not per read).
+func (w *wsConn) lingerDone() bool {
+	linger := int64(w.srv.readLinger)
+	idle := w.srv.sched.now() - w.lastRead
+	if idle >= linger {
+		return true
+	}
+	_ = w.nc.SetReadDeadline(time.Now().Add(time.Duration(linger - idle)))
+	return false
+}
+
+// park hands the connection to the poller and reports whether it did; the
+// caller must then return without touching the reader state. When the
+// connection cannot park (no poller on this platform, server closing,
+// socket closed) the reader stops lingering and stays.
+func (w *wsConn) park() bool {
+	if w.rn == 0 && w.rbuf != nil {
+		if cap(*w.rbuf) == wsReadBufSize {
+			readBufs.Put(w.rbuf)
+		}
+		w.rbuf = nil
+	}
+	if w.srv.parkWS(w) {
+		return true
+	}
+	w.hot = true
+	_ = w.nc.SetReadDeadline(time.Time{})
+	return false
+}
+
+// endRead releases the reader's buffers when the read side ends.
+func (w *wsConn) endRead() {
+	w.readDone.Store(true)
+	if w.rbuf != nil {
+		if cap(*w.rbuf) == wsReadBufSize {
+			readBufs.Put(w.rbuf)
+		}
+		w.rbuf = nil
+	}
+	w.rn = 0
+	w.frag = nil
+}
+
+// consume handles the complete frames in the read buffer and keeps a
+// trailing partial frame at its start, growing the buffer when that frame
+// does not fit.
+func (w *wsConn) consume() readNext {
+	buf := (*w.rbuf)[:w.rn]
+	limit := w.srv.cfg.MaxHTTPBufferSize
+	off := 0
+	next := readMore
+	for next == readMore {
+		h, ok, err := parseFrameHeader(buf[off:])
+		if err != nil {
+			return w.c.onWSError(w, err)
+		}
+		if !ok {
+			break
+		}
+		if h.op < opClose {
+			total := h.length
+			if h.op == opContinuation {
+				total += int64(len(w.frag))
+			}
+			if total > limit {
+				return w.c.onWSError(w, errWSTooBig)
+			}
+		}
+		end := off + h.hdrLen + int(h.length)
+		if end > len(buf) {
+			if need := h.hdrLen + int(h.length); need > cap(*w.rbuf) {
+				nb := make([]byte, need)
+				w.rn = copy(nb, buf[off:])
+				if cap(*w.rbuf) == wsReadBufSize {
+					readBufs.Put(w.rbuf)
+				}
+				w.rbuf = &nb
+				return readMore
+			}
+			break
+		}
+		payload := buf[off+h.hdrLen : end]
+		unmask(payload, buf[off+h.hdrLen-4:off+h.hdrLen])
+		off = end
+		next = w.onFrame(h, payload)
+	}
+	if next != readMore {
+		return next
+	}
+	w.rn = copy(*w.rbuf, buf[off:])
+	if w.rn == 0 && cap(*w.rbuf) != wsReadBufSize {
+		// A big frame was handled: back to a pooled buffer.
+		w.rbuf = nil
+	}
+	return readMore
+}
+
+// onFrame handles one unmasked frame: data frames are assembled into
+// messages, pings answered, a close ends reading.
+func (w *wsConn) onFrame(h frameHeader, payload []byte) readNext {
+	switch h.op {
+	case opText, opBinary:
+		if w.fragging {
+			return w.c.onWSError(w, errWSFragmentPending)
+		}
+		if !h.fin {
+			w.fragging, w.fragOp = true, h.op
+			w.frag = append(make([]byte, 0, len(payload)), payload...)
+			return readMore
+		}
+		return w.onMessage(h.op, payload)
+	case opContinuation:
+		if !w.fragging {
+			return w.c.onWSError(w, errWSContinuation)
+		}
+		w.frag = append(w.frag, payload...)
+		if !h.fin {
+			return readMore
+		}
+		msg, op := w.frag, w.fragOp
+		w.frag, w.fragging = nil, false
+		return w.onMessage(op, msg)
+	case opPing:
+		return w.c.onWSPing(w, payload)
+	case opClose:
+		code := uint16(closeNormal)
+		switch {
+		case len(payload) == 1:
+			return w.c.onWSError(w, errWSBadClose)
+		case len(payload) >= 2:
+			code = uint16(payload[0])<<8 | uint16(payload[1])
+			if !validCloseCode(code) || !utf8.Valid(payload[2:]) {
+				return w.c.onWSError(w, errWSBadClose)
+			}
+		}
+		return w.c.onWSClose(w, code)
+	}
+	return readMore // pong
+}
+
+// onMessage hands a complete data message to the session.
+func (w *wsConn) onMessage(op byte, data []byte) readNext {
+	if op == opText && !utf8.Valid(data) {
+		return w.c.onWSError(w, errWSBadUTF8)
+	}
+	if !w.c.onFrame(w, op == opBinary, data) {
+		return readClose
+	}
+	return readMore
+}
+
+// writeDirect writes frame to the connection at once, under WriteTimeout.
+// Only for connections no session writer owns: the probe before the
+// upgrade completes, and refusals before a session exists.
+func (w *wsConn) writeDirect(frame []byte) error {
+	if err := w.nc.SetWriteDeadline(time.Now().Add(w.srv.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	_, err := w.nc.Write(frame)
+	return err
+}
+
+// refuse closes a connection no session owns with a close frame.
+func (w *wsConn) refuse(code uint16) {
+	_ = w.writeDirect(closeFrame(code))
+	w.close()
+}

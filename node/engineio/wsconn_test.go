@@ -1,0 +1,366 @@
+package engineio
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// clientFrame builds a client frame: masked with a random key unless
+// unmasked, with the given first byte (FIN, RSV, opcode).
+func clientFrame(b0 byte, payload []byte, unmasked bool) []byte {
+	f := []byte{b0}
+	maskBit := byte(0x80)
+	if unmasked {
+		maskBit = 0
+	}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, maskBit|byte(n))
+	case n <= 0xffff:
+		f = append(f, maskBit|126, byte(n>>8), byte(n))
+	default:
+		f = append(f, maskBit|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	if unmasked {
+		return append(f, payload...)
+	}
+	var key [4]byte
+	_, _ = rand.Read(key[:])
+	f = append(f, key[:]...)
+	for i, c := range payload {
+		f = append(f, c^key[i&3])
+	}
+	return f
+}
+
+func TestParseFrameHeader(t *testing.T) {
+	mask := []byte{1, 2, 3, 4}
+	hdr := func(b ...byte) []byte { return append(b, mask...) }
+	tests := []struct {
+		name   string
+		in     []byte
+		ok     bool
+		err    error
+		op     byte
+		fin    bool
+		length int64
+		hdrLen int
+	}{
+		{"empty", nil, false, nil, 0, false, 0, 0},
+		{"one byte", []byte{0x81}, false, nil, 0, false, 0, 0},
+		{"no mask key yet", []byte{0x81, 0x85, 1, 2}, false, nil, 0, false, 0, 0},
+		{"small text", hdr(0x81, 0x85), true, nil, opText, true, 5, 6},
+		{"16-bit binary, not final", hdr(0x02, 0xfe, 0x01, 0x00), true, nil, opBinary, false, 256, 8},
+		{"16-bit length incomplete", []byte{0x82, 0xfe, 0x01}, false, nil, 0, false, 0, 0},
+		{"64-bit", hdr(0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0), true, nil, opBinary, true, 65536, 14},
+		{"64-bit with MSB", hdr(0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0), false, errWSBadLength, 0, false, 0, 0},
+		{"unmasked", []byte{0x81, 0x05}, false, errWSUnmasked, 0, false, 0, 0},
+		{"rsv1", hdr(0xc1, 0x80), false, errWSReservedBits, 0, false, 0, 0},
+		{"opcode 3", hdr(0x83, 0x80), false, errWSBadOpcode, 0, false, 0, 0},
+		{"opcode 0xb", hdr(0x8b, 0x80), false, errWSBadOpcode, 0, false, 0, 0},
+		{"fragmented ping", hdr(0x09, 0x80), false, errWSControlFrame, 0, false, 0, 0},
+		{"long close", hdr(0x88, 0xfe, 0, 126), false, errWSControlFrame, 0, false, 0, 0},
+		{"ping", hdr(0x89, 0x82), true, nil, opPing, true, 2, 6},
+		{"continuation", hdr(0x80, 0x80), true, nil, opContinuation, true, 0, 6},
+	}
+	for _, tt := range tests {
+		h, ok, err := parseFrameHeader(tt.in)
+		if ok != tt.ok || !errors.Is(err, tt.err) {
+			t.Errorf("%s: ok %v err %v, want %v %v", tt.name, ok, err, tt.ok, tt.err)
+			continue
+		}
+		if ok && (h.op != tt.op || h.fin != tt.fin || h.length != tt.length || h.hdrLen != tt.hdrLen) {
+			t.Errorf("%s: got %+v", tt.name, h)
+		}
+	}
+}
+
+func TestUnmask(t *testing.T) {
+	key := []byte{0xa1, 0x52, 0x03, 0xf4}
+	for n := 0; n < 40; n++ {
+		src := make([]byte, n)
+		_, _ = rand.Read(src)
+		got := append([]byte(nil), src...)
+		unmask(got, key)
+		for i := range src {
+			if got[i] != src[i]^key[i%4] {
+				t.Fatalf("len %d: byte %d = %#x, want %#x", n, i, got[i], src[i]^key[i%4])
+			}
+		}
+	}
+}
+
+// dialRaw opens a websocket session and returns the gorilla client (for
+// reading), its network connection (for raw writes) and the recorder.
+func dialRaw(t *testing.T, e *testEnv) (*websocket.Conn, net.Conn, *recorder) {
+	t.Helper()
+	ws := e.mustDial("EIO=4&transport=websocket")
+	readWS(t, ws) // open packet
+	return ws, ws.NetConn(), e.nextConn()
+}
+
+func netWrite(t *testing.T, nc net.Conn, b []byte) {
+	t.Helper()
+	if _, err := nc.Write(b); err != nil {
+		t.Fatalf("raw write: %v", err)
+	}
+}
+
+// TestWSFrameAssembly covers how frames arrive: several in one write, one
+// split across many writes, a fragmented message with a ping inside, and a
+// message larger than the read buffer.
+func TestWSFrameAssembly(t *testing.T) {
+	e := newEnv(t, Config{})
+	ws, nc, r := dialRaw(t, e)
+
+	var batch []byte
+	for _, s := range []string{"4a", "4bb", "4ccc"} {
+		batch = append(batch, clientFrame(0x81, []byte(s), false)...)
+	}
+	netWrite(t, nc, batch)
+	for _, want := range []string{"a", "bb", "ccc"} {
+		if m := r.waitMsg(t); m.data != want || m.binary {
+			t.Fatalf("got %+v, want %q", m, want)
+		}
+		if _, s := readWS(t, ws); s != "4"+want {
+			t.Fatalf("echo %q", s)
+		}
+	}
+
+	f := clientFrame(0x81, []byte("4split"), false)
+	for i := range f {
+		netWrite(t, nc, f[i:i+1])
+		time.Sleep(time.Millisecond)
+	}
+	if m := r.waitMsg(t); m.data != "split" {
+		t.Fatalf("split frame: got %q", m.data)
+	}
+	readWS(t, ws)
+
+	pongs := make(chan string, 1)
+	ws.SetPongHandler(func(s string) error { pongs <- s; return nil })
+	var frag []byte
+	frag = append(frag, clientFrame(0x01, []byte("4he"), false)...)
+	frag = append(frag, clientFrame(0x89, []byte("xy"), false)...) // ping between fragments
+	frag = append(frag, clientFrame(0x00, []byte("ll"), false)...)
+	frag = append(frag, clientFrame(0x80, []byte("o"), false)...)
+	netWrite(t, nc, frag)
+	if m := r.waitMsg(t); m.data != "hello" {
+		t.Fatalf("fragmented: got %q", m.data)
+	}
+	if _, s := readWS(t, ws); s != "4hello" { // the pong is handled while reading
+		t.Fatalf("echo %q", s)
+	}
+	select {
+	case p := <-pongs:
+		if p != "xy" {
+			t.Fatalf("pong payload %q", p)
+		}
+	default:
+		t.Fatal("no pong before the echo")
+	}
+
+	big := make([]byte, 3*wsReadBufSize+17)
+	_, _ = rand.Read(big)
+	netWrite(t, nc, clientFrame(0x82, big, false))
+	if m := r.waitMsg(t); !m.binary || m.data != string(big) {
+		t.Fatalf("big binary: %d bytes, binary %v", len(m.data), m.binary)
+	}
+	if mt, s := readWS(t, ws); mt != websocket.BinaryMessage || s != string(big) {
+		t.Fatal("big echo differs")
+	}
+	netWrite(t, nc, clientFrame(0x81, []byte("4after"), false))
+	if m := r.waitMsg(t); m.data != "after" {
+		t.Fatalf("after big: %q", m.data)
+	}
+}
+
+// TestWSProtocolErrors checks that each violation closes the session
+// with "transport error" after a close frame with the right code.
+func TestWSProtocolErrors(t *testing.T) {
+	e := newEnv(t, Config{MaxHTTPBufferSize: 100})
+	tests := []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"unmasked", clientFrame(0x81, []byte("4x"), true), websocket.CloseProtocolError},
+		{"rsv bit", clientFrame(0xc1, []byte("4x"), false), websocket.CloseProtocolError},
+		{"unknown opcode", clientFrame(0x83, []byte("4x"), false), websocket.CloseProtocolError},
+		{"long ping", clientFrame(0x89, make([]byte, 126), false), websocket.CloseProtocolError},
+		{"continuation first", clientFrame(0x80, []byte("4x"), false), websocket.CloseProtocolError},
+		{"text inside fragments", append(clientFrame(0x01, []byte("4x"), false), clientFrame(0x81, []byte("4y"), false)...), websocket.CloseProtocolError},
+		{"one-byte close", clientFrame(0x88, []byte{3}, false), websocket.CloseProtocolError},
+		{"close code 1005", clientFrame(0x88, []byte{0x03, 0xed}, false), websocket.CloseProtocolError},
+		{"invalid UTF-8", clientFrame(0x81, []byte("4\xff\xfe"), false), websocket.CloseInvalidFramePayloadData},
+		{"too big", clientFrame(0x81, bytes.Repeat([]byte("x"), 101), false), websocket.CloseMessageTooBig},
+		{"too big in fragments", append(clientFrame(0x01, bytes.Repeat([]byte("x"), 60), false), clientFrame(0x80, bytes.Repeat([]byte("x"), 60), false)...), websocket.CloseMessageTooBig},
+	}
+	for _, tt := range tests {
+		ws, nc, r := dialRaw(t, e)
+		netWrite(t, nc, tt.frame)
+		err := readWSErr(t, ws)
+		if !websocket.IsCloseError(err, tt.code) {
+			t.Errorf("%s: client got %v, want close %d", tt.name, err, tt.code)
+		}
+		if reason := r.waitClose(t); reason != "transport error" {
+			t.Errorf("%s: reason %q", tt.name, reason)
+		}
+	}
+}
+
+// TestWSClientCloseFrame checks that a client's close frame is answered
+// with its code and ends the session with "transport close".
+func TestWSClientCloseFrame(t *testing.T) {
+	e := newEnv(t, Config{})
+	ws, _, r := dialRaw(t, e)
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "bye")
+	if err := ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := readWSErr(t, ws); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("client got %v, want close 1001", err)
+	}
+	if reason := r.waitClose(t); reason != "transport close" {
+		t.Fatalf("reason %q", reason)
+	}
+}
+
+// TestWSHandshakeRefusals checks the opening handshake's validation.
+func TestWSHandshakeRefusals(t *testing.T) {
+	e := newEnv(t, Config{})
+	tests := []struct {
+		name    string
+		version string
+		key     string
+		status  int
+	}{
+		{"version 12", "12", "dGhlIHNhbXBsZSBub25jZQ==", 400},
+		{"no key", "13", "", 400},
+		{"short key", "13", "c2hvcnQ=", 400},
+	}
+	for _, tt := range tests {
+		hdr := http.Header{
+			"Connection":            {"keep-alive, Upgrade"},
+			"Upgrade":               {"websocket"},
+			"Sec-Websocket-Version": {tt.version},
+		}
+		if tt.key != "" {
+			hdr.Set("Sec-WebSocket-Key", tt.key)
+		}
+		st, _, h := e.do("GET", "EIO=4&transport=websocket", "", hdr)
+		if st != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.name, st, tt.status)
+		}
+		if tt.version != "13" && h.Get("Sec-WebSocket-Version") != "13" {
+			t.Errorf("%s: no Sec-WebSocket-Version: 13 in the answer", tt.name)
+		}
+	}
+	if e.srv.Count() != 0 {
+		t.Fatalf("%d sessions opened by refused handshakes", e.srv.Count())
+	}
+}
+
+// parkedWS reports whether c's websocket is parked (no reader goroutine).
+func parkedWS(c *Conn) bool {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	return ws != nil && ws.parked.Load()
+}
+
+// TestWSIdleParks checks that idle websockets hold no goroutine, wake up
+// for data, keep answering heartbeats and notice the client leaving.
+func TestWSIdleParks(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("websockets park only where the server has a poller (Linux epoll)")
+	}
+	const n = 40
+	e := newEnvSetup(t, Config{PingInterval: 60 * time.Millisecond, PingTimeout: 500 * time.Millisecond}, true,
+		func(s *Server) { s.readLinger = 15 * time.Millisecond })
+	before := runtime.NumGoroutine()
+	type client struct {
+		ws *websocket.Conn
+		r  *recorder
+	}
+	clients := make([]client, n)
+	for i := range clients {
+		ws, _, r := dialRaw(t, e)
+		clients[i] = client{ws, r}
+	}
+	for _, c := range clients {
+		checkFor(t, 2*time.Second, "connection parked", func() bool { return parkedWS(c.r.c) })
+	}
+	if extra := runtime.NumGoroutine() - before; extra > n/4 {
+		t.Fatalf("%d goroutines more than before %d idle connections", extra, n)
+	}
+	// Each wakes up for a message, answered; and parks again. The client
+	// answers the pings that arrive meanwhile.
+	for round := range 3 {
+		for i, c := range clients {
+			msg := fmt.Sprintf("4r%d-%d", round, i)
+			writeWS(t, c.ws, websocket.TextMessage, msg)
+			for {
+				_, s := readWS(t, c.ws)
+				if s == "2" {
+					writeWS(t, c.ws, websocket.TextMessage, "3")
+					continue
+				}
+				if s != msg {
+					t.Fatalf("echo %q, want %q", s, msg)
+				}
+				break
+			}
+		}
+		for _, c := range clients {
+			checkFor(t, 2*time.Second, "connection parked again", func() bool { return parkedWS(c.r.c) })
+		}
+	}
+	// Heartbeats through parked readers: the first client answers pings
+	// for several intervals; the session must stay open.
+	c0 := clients[0]
+	deadline := time.Now().Add(400 * time.Millisecond)
+	pings := 0
+	for time.Now().Before(deadline) {
+		_ = c0.ws.SetReadDeadline(deadline)
+		_, b, err := c0.ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		if string(b) == "2" {
+			pings++
+			writeWS(t, c0.ws, websocket.TextMessage, "3")
+		}
+	}
+	if pings < 3 {
+		t.Fatalf("%d pings in 400ms at a 60ms interval", pings)
+	}
+	if e.srv.get(c0.r.c.ID()) == nil {
+		t.Fatal("session answering pings was closed")
+	}
+	// The others stopped answering pings: closed by ping timeout or, for
+	// the clients that leave now, transport close, while parked.
+	for _, c := range clients[1:] {
+		_ = c.ws.NetConn().Close()
+	}
+	for _, c := range clients[1:] {
+		if reason := c.r.waitClose(t); reason != "transport close" && reason != "ping timeout" {
+			t.Fatalf("reason %q", reason)
+		}
+	}
+	_ = c0.ws.NetConn().Close()
+	if reason := c0.r.waitClose(t); reason != "transport close" {
+		t.Fatalf("reason %q after the client left", reason)
+	}
+}
