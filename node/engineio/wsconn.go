@@ -216,7 +216,7 @@ func (w *wsConn) lingerDone() bool {
 // socket closed) the reader stops lingering and stays.
 func (w *wsConn) park() bool {
 	if w.rn == 0 && w.rbuf != nil {
-		if cap(*w.rbuf) == wsReadBufSize {
+		if len(*w.rbuf) == wsReadBufSize {
 			readBufs.Put(w.rbuf)
 		}
 		w.rbuf = nil
@@ -233,7 +233,7 @@ func (w *wsConn) park() bool {
 func (w *wsConn) endRead() {
 	w.readDone.Store(true)
 	if w.rbuf != nil {
-		if cap(*w.rbuf) == wsReadBufSize {
+		if len(*w.rbuf) == wsReadBufSize {
 			readBufs.Put(w.rbuf)
 		}
 		w.rbuf = nil
@@ -243,14 +243,14 @@ func (w *wsConn) endRead() {
 }
 
 // consume handles the complete frames in the read buffer and keeps a
-// trailing partial frame at its start, growing the buffer when that frame
-// does not fit.
+// trailing partial frame at its start. A frame larger than the buffer gets
+// a bigger one, doubled as its bytes arrive (up to the frame's size), so a
+// client announcing a big frame holds memory only for what it sent.
 func (w *wsConn) consume() readNext {
 	buf := (*w.rbuf)[:w.rn]
 	limit := w.srv.cfg.MaxHTTPBufferSize
-	off := 0
-	next := readMore
-	for next == readMore {
+	off, need := 0, 0
+	for {
 		h, ok, err := parseFrameHeader(buf[off:])
 		if err != nil {
 			return w.c.onWSError(w, err)
@@ -269,29 +269,28 @@ func (w *wsConn) consume() readNext {
 		}
 		end := off + h.hdrLen + int(h.length)
 		if end > len(buf) {
-			if need := h.hdrLen + int(h.length); need > cap(*w.rbuf) {
-				nb := make([]byte, need)
-				w.rn = copy(nb, buf[off:])
-				if cap(*w.rbuf) == wsReadBufSize {
-					readBufs.Put(w.rbuf)
-				}
-				w.rbuf = &nb
-				return readMore
-			}
+			need = h.hdrLen + int(h.length)
 			break
 		}
 		payload := buf[off+h.hdrLen : end]
 		unmask(payload, buf[off+h.hdrLen-4:off+h.hdrLen])
 		off = end
-		next = w.onFrame(h, payload)
+		if next := w.onFrame(h, payload); next != readMore {
+			return next
+		}
 	}
-	if next != readMore {
-		return next
-	}
+	pooled := len(*w.rbuf) == wsReadBufSize
 	w.rn = copy(*w.rbuf, buf[off:])
-	if w.rn == 0 && cap(*w.rbuf) != wsReadBufSize {
-		// A big frame was handled: back to a pooled buffer.
-		w.rbuf = nil
+	switch {
+	case w.rn == 0 && !pooled:
+		w.rbuf = nil // a big frame was handled: back to a pooled buffer
+	case w.rn == len(*w.rbuf) && need > w.rn:
+		nb := make([]byte, min(need, 2*len(*w.rbuf)))
+		copy(nb, (*w.rbuf)[:w.rn])
+		if pooled {
+			readBufs.Put(w.rbuf)
+		}
+		w.rbuf = &nb
 	}
 	return readMore
 }

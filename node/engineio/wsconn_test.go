@@ -364,3 +364,36 @@ func TestWSIdleParks(t *testing.T) {
 		t.Fatalf("reason %q after the client left", reason)
 	}
 }
+
+// TestWSBigFrameGrowsWithData checks that a frame announced big but sent
+// slowly holds a buffer sized by what arrived, not by what was announced,
+// and is delivered whole once complete.
+func TestWSBigFrameGrowsWithData(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("inspects the buffer of a parked reader (Linux epoll)")
+	}
+	e := newEnvSetup(t, Config{}, false, func(s *Server) { s.readLinger = 15 * time.Millisecond })
+	_, nc, r := dialRaw(t, e)
+	payload := make([]byte, 500_000)
+	_, _ = rand.Read(payload)
+	frame := clientFrame(0x82, payload, false)
+	sent := 14 + 10_000
+	checkFor(t, 2*time.Second, "reader parked", func() bool { return parkedWS(r.c) })
+	netWrite(t, nc, frame[:sent])
+	// The data wakes the reader, which parks again 15ms after reading it.
+	time.Sleep(150 * time.Millisecond)
+	checkFor(t, 2*time.Second, "reader parked", func() bool { return parkedWS(r.c) })
+	r.c.mu.Lock()
+	ws := r.c.ws
+	r.c.mu.Unlock()
+	if ws.rbuf == nil {
+		t.Fatal("parked with a partial frame but no buffer")
+	}
+	if ws.rn != sent || len(*ws.rbuf) > 4*sent {
+		t.Fatalf("buffer %d bytes holding %d, after %d bytes sent", len(*ws.rbuf), ws.rn, sent)
+	}
+	netWrite(t, nc, frame[sent:])
+	if m := r.waitMsg(t); !m.binary || m.data != string(payload) {
+		t.Fatalf("got %d bytes, want the %d sent", len(m.data), len(payload))
+	}
+}
