@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sio-go/sio/node/engineio"
 )
 
 // benchText is the broadcast payload: plain ASCII, so its encoding is
@@ -94,9 +92,7 @@ func benchFrameLen(b *testing.B) int {
 // "/" and joined to room "bench".
 type benchEnv struct {
 	srv     *Server
-	h       http.Handler     // srv, or eng
-	eng     *engineio.Server // a bare Engine.IO server, when srv is nil
-	written atomic.Int64     // bytes the server wrote to every client
+	written atomic.Int64 // bytes the server wrote to every client
 	conns   []*benchConn
 	socks   []*Socket
 	// pipe: every connection's raw writes go to pipeW (non-blocking);
@@ -111,8 +107,14 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := newPipeEnv(b, srv)
-	env.srv = srv
+	env := &benchEnv{srv: srv, buf: make([]byte, 1<<20)}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		b.Fatal(err)
+	}
+	const fSetPipeSz = 1031 // F_SETPIPE_SZ: a 1 MiB pipe takes big batches
+	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[1]), fSetPipeSz, 1<<20)
+	env.pipeW, env.pipeR = p[1], p[0]
 	var mu sync.Mutex
 	joined := make(chan struct{}, n)
 	srv.OnConnection(func(s *Socket) {
@@ -122,40 +124,7 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 		mu.Unlock()
 		joined <- struct{}{}
 	})
-	env.dialAll(b, n)
-	timeout := time.After(time.Minute)
-	for range n {
-		select {
-		case <-joined:
-		case <-timeout:
-			b.Fatal("sockets did not connect")
-		}
-	}
-	// Let the writers of the handshake frames finish.
-	for range 100 {
-		runtime.Gosched()
-	}
-	return env
-}
-
-// newPipeEnv returns an environment whose clients dial h, with the shared
-// counting pipe set up and no client yet.
-func newPipeEnv(b *testing.B, h http.Handler) *benchEnv {
-	b.Helper()
-	env := &benchEnv{h: h, buf: make([]byte, 1<<20)}
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		b.Fatal(err)
-	}
-	const fSetPipeSz = 1031 // F_SETPIPE_SZ: a 1 MiB pipe takes big batches
-	_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[1]), fSetPipeSz, 1<<20)
-	env.pipeW, env.pipeR = p[1], p[0]
-	return env
-}
-
-// dialAll opens n sessions in parallel, each sending CONNECT "/" (each
-// CONNECT waits for its reply to be written).
-func (env *benchEnv) dialAll(b *testing.B, n int) {
+	// Connect in parallel: each CONNECT waits for its reply to be written.
 	work := make(chan int)
 	var wg sync.WaitGroup
 	env.conns = make([]*benchConn, n)
@@ -173,6 +142,19 @@ func (env *benchEnv) dialAll(b *testing.B, n int) {
 	}
 	close(work)
 	wg.Wait()
+	timeout := time.After(time.Minute)
+	for range n {
+		select {
+		case <-joined:
+		case <-timeout:
+			b.Fatal("sockets did not connect")
+		}
+	}
+	// Let the writers of the handshake frames finish.
+	for range 100 {
+		runtime.Gosched()
+	}
+	return env
 }
 
 // dial opens one in-process websocket session and sends CONNECT "/".
@@ -186,7 +168,7 @@ func (env *benchEnv) dial(b *testing.B) *benchConn {
 	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
 	pr, pw := io.Pipe()
 	c := &benchConn{r: pr, w: pw, written: &env.written, raw: benchRaw(env.pipeW)}
-	env.h.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, req)
+	env.srv.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, req)
 	if _, err := pw.Write(maskedTextFrame("40")); err != nil {
 		b.Error(err)
 	}
@@ -220,13 +202,9 @@ func (env *benchEnv) close() {
 			_ = c.w.Close() // the session ends with "transport close"
 		}
 	}
-	if env.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = env.srv.Shutdown(ctx)
-	} else if env.eng != nil {
-		env.eng.Close(ReasonServerShuttingDown)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = env.srv.Shutdown(ctx)
 	_ = syscall.Close(env.pipeW)
 	_ = syscall.Close(env.pipeR)
 }

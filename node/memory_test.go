@@ -3,10 +3,16 @@
 package node
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,10 +30,16 @@ var idleHeapProfile = flag.String("idleheapprofile", "", "write the heap profile
 // idleSockets is how many sockets BenchmarkIdleSocketMemory connects.
 const idleSockets = 2000
 
+// idleSettle is how long the connections stay idle before the heap is
+// measured: long enough for the engine to park idle readers (and free
+// their buffers), as it does after its read linger.
+const idleSettle = 500 * time.Millisecond
+
 // BenchmarkIdleSocketMemory reports the heap held by idle connected
-// sockets. It connects idleSockets in-process websocket sessions (the
-// harness of BenchmarkBroadcastRoom) twice: to a bare Engine.IO server
-// whose handler does nothing, and to a Server where each one joins "/".
+// sockets. It connects idleSockets in-process websocket sessions, each
+// over its own Unix socket pair (a real descriptor, so the engine takes
+// its production path), twice: to a bare Engine.IO server whose handler
+// does nothing, and to a Server where each one joins "/".
 // B/conn-engine is the live heap per session of the first (engine and
 // harness); B/socket is what the Socket.IO layer adds per socket (client,
 // Socket, namespace and adapter entries, handlers). Live heap is
@@ -35,7 +47,7 @@ const idleSockets = 2000
 // twice that.
 //
 //	go test -run '^$' -bench IdleSocketMemory -benchtime=1x ./node
-//	go test -run '^$' -bench IdleSocketMemory/chat -benchtime=1x -memprofilerate=1 -idleheapprofile=/tmp/idle ./node
+//	go test ./node -run '^$' -bench IdleSocketMemory/chat -benchtime=1x -memprofilerate=1 -idleheapprofile=/tmp/idle
 //	go tool pprof -sample_index=inuse_space -top /tmp/idle-chat.pprof
 func BenchmarkIdleSocketMemory(b *testing.B) {
 	// Warm up: the first sessions allocate goroutine descriptors that the
@@ -137,13 +149,12 @@ func idleEngineHeap(b *testing.B, n int) float64 {
 	eng := engineio.NewServer(engineio.Config{}, func(c *engineio.Conn) {
 		c.SetHandler(nopEngineHandler{&msgs})
 	})
-	env := newPipeEnv(b, eng)
-	env.eng = eng
-	defer env.close()
+	defer eng.Close(ReasonServerShuttingDown)
 	before := liveHeap()
-	env.dialAll(b, n)
-	env.waitCount(b, "CONNECT messages", n, msgs.Load)
-	env.drain()
+	clients := dialIdle(b, eng, n)
+	defer closeAll(clients)
+	waitCount(b, "CONNECT messages", n, msgs.Load)
+	time.Sleep(idleSettle)
 	return (liveHeap() - before) / float64(n)
 }
 
@@ -154,9 +165,7 @@ func idleServerHeap(b *testing.B, n int, setup func(*Server) func(*Socket), name
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := newPipeEnv(b, srv)
-	env.srv = srv
-	defer env.close()
+	defer srv.Close()
 	var joined atomic.Int64
 	var onSocket func(*Socket)
 	if setup != nil {
@@ -169,9 +178,10 @@ func idleServerHeap(b *testing.B, n int, setup func(*Server) func(*Socket), name
 		joined.Add(1)
 	})
 	before := liveHeap()
-	env.dialAll(b, n)
-	env.waitCount(b, "sockets", n, joined.Load)
-	env.drain()
+	clients := dialIdle(b, srv, n)
+	defer closeAll(clients)
+	waitCount(b, "sockets", n, joined.Load)
+	time.Sleep(idleSettle)
 	after := liveHeap()
 	if *idleHeapProfile != "" {
 		f, err := os.Create(*idleHeapProfile + "-" + name + ".pprof")
@@ -189,30 +199,93 @@ func idleServerHeap(b *testing.B, n int, setup func(*Server) func(*Socket), name
 	return (after - before) / float64(n)
 }
 
+// dialIdle opens n websocket sessions on h, 64 at a time, each over its
+// own Unix socket pair, and sends CONNECT "/" on each. It returns the
+// client ends, which it never reads: the few frames the server writes fit
+// in the socket buffer.
+func dialIdle(b *testing.B, h http.Handler, n int) []net.Conn {
+	clients := make([]net.Conn, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				c, err := dialIdleOne(h)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				clients[i] = c
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if b.Failed() {
+		closeAll(clients)
+		b.FailNow()
+	}
+	return clients
+}
+
+func dialIdleOne(h http.Handler) (net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	server, err := fileConn(fds[0])
+	if err != nil {
+		_ = syscall.Close(fds[1])
+		return nil, err
+	}
+	client, err := fileConn(fds[1])
+	if err != nil {
+		_ = server.Close()
+		return nil, err
+	}
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
+	h.ServeHTTP(&benchHijacker{httptest.NewRecorder(), server}, req)
+	if _, err := client.Write(maskedTextFrame("40")); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return client, nil
+}
+
+// fileConn turns a socket descriptor into a net.Conn (and closes fd: the
+// conn holds a duplicate).
+func fileConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "socketpair")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+func closeAll(conns []net.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
 // waitCount waits until count() reaches n.
-func (env *benchEnv) waitCount(b *testing.B, what string, n int, count func() int64) {
+func waitCount(b *testing.B, what string, n int, count func() int64) {
 	deadline := time.Now().Add(time.Minute)
 	for count() < int64(n) {
 		if time.Now().After(deadline) {
 			b.Fatalf("%s: %d of %d", what, count(), n)
 		}
-		env.drain()
-	}
-}
-
-// drain reads the counting pipe until nothing arrived for 20ms.
-func (env *benchEnv) drain() {
-	quiet := time.Now()
-	for time.Since(quiet) < 20*time.Millisecond {
-		n, err := syscall.Read(env.pipeR, env.buf)
-		if n > 0 {
-			env.written.Add(int64(n))
-			quiet = time.Now()
-			continue
-		}
-		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
-			return
-		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
