@@ -397,3 +397,30 @@ func TestWSBigFrameGrowsWithData(t *testing.T) {
 		t.Fatalf("got %d bytes, want the %d sent", len(m.data), len(payload))
 	}
 }
+
+// FuzzParseFrameHeader checks the frame header parser on arbitrary bytes:
+// no panic, and an accepted header is consistent with its input.
+func FuzzParseFrameHeader(f *testing.F) {
+	f.Add([]byte{0x81, 0x85, 1, 2, 3, 4})
+	f.Add([]byte{0x82, 0xfe, 0x01, 0x00, 1, 2, 3, 4})
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4})
+	f.Add([]byte{0x89, 0x80, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok, err := parseFrameHeader(b)
+		if ok && err != nil {
+			t.Fatal("ok with an error")
+		}
+		if !ok {
+			return
+		}
+		if h.hdrLen != 6 && h.hdrLen != 8 && h.hdrLen != 14 || h.hdrLen > len(b) {
+			t.Fatalf("header length %d for %d bytes", h.hdrLen, len(b))
+		}
+		if h.length < 0 || h.op >= opClose && (h.length > 125 || !h.fin) {
+			t.Fatalf("accepted %+v", h)
+		}
+		if b[0]&0x70 != 0 || b[1]&0x80 == 0 {
+			t.Fatal("accepted reserved bits or an unmasked frame")
+		}
+	})
+}
