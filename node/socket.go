@@ -39,11 +39,10 @@ type PacketMiddleware func(event string, args Args, next func(error))
 
 // Socket is one client's connection to one namespace. All methods are
 // goroutine-safe.
-//
-// Every connected socket holds one, idle or not: it is kept to 96 bytes,
-// and what most sockets never use lives in socketExtras, allocated on
-// first use.
 type Socket struct {
+	// Every connected socket holds one, idle or not: it is kept to 96
+	// bytes (TestIdleStructSizes), and what most sockets never use lives
+	// in socketExtras, allocated on first use.
 	id        adapter.SocketID
 	ns        *Namespace
 	client    *client
