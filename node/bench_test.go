@@ -8,10 +8,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -30,10 +30,12 @@ const benchText = "hello everyone, this is a broadcast of typical chat size"
 // 100, 1,000 and 10,000 sockets, until every frame has been written. The
 // connections are in-process but take the production write path: a real
 // Engine.IO websocket session (gorilla upgrade, reader goroutine, the
-// engine's flushers doing non-blocking write syscalls) whose socket is the
-// write end of one shared pipe, drained by one goroutine that counts the
-// bytes. So the numbers include a write syscall per batch but not the cost
-// of TCP on loopback nor of the clients.
+// engine's flushers doing non-blocking write syscalls, the reader parked
+// in the engine's poller) over a Unix socket pair each, except that the
+// server's writes go to the write end of one shared pipe, drained by the
+// benchmark goroutine that counts the bytes. So the numbers include a
+// write syscall per batch but not the cost of TCP on loopback nor of the
+// clients. The 10,000 case needs about 20,100 file descriptors.
 //
 //	go test -run '^$' -bench BroadcastRoom -benchmem ./node
 func BenchmarkBroadcastRoom(b *testing.B) {
@@ -108,6 +110,7 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 		b.Fatal(err)
 	}
 	env := &benchEnv{srv: srv, buf: make([]byte, 1<<20)}
+	raiseFDLimit(b, 2*n+100)
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		b.Fatal(err)
@@ -166,13 +169,44 @@ func (env *benchEnv) dial(b *testing.B) *benchConn {
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
-	pr, pw := io.Pipe()
-	c := &benchConn{r: pr, w: pw, written: &env.written, raw: benchRaw(env.pipeW)}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[0]), "bench-server")
+	nc, err := net.FileConn(f) // a dup, registered with the runtime poller
+	_ = f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	uc := nc.(*net.UnixConn)
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &benchConn{UnixConn: uc, client: fds[1], written: &env.written, raw: benchRaw{rc, env.pipeW}}
 	env.srv.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, req)
-	if _, err := pw.Write(maskedTextFrame("40")); err != nil {
+	if _, err := syscall.Write(c.client, maskedTextFrame("40")); err != nil {
 		b.Error(err)
 	}
 	return c
+}
+
+// raiseFDLimit makes sure the process may open n file descriptors, or
+// skips the benchmark.
+func raiseFDLimit(b *testing.B, n int) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Skipf("getrlimit: %v", err)
+	}
+	if lim.Cur >= uint64(n) {
+		return
+	}
+	lim.Cur = max(lim.Cur, uint64(n))
+	lim.Max = max(lim.Max, lim.Cur)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Skipf("needs %d file descriptors (RLIMIT_NOFILE): %v", n, err)
+	}
 }
 
 // waitWritten drains the pipe until the clients received want bytes in
@@ -199,7 +233,7 @@ func (env *benchEnv) waitWritten(b *testing.B, want int64) {
 func (env *benchEnv) close() {
 	for _, c := range env.conns {
 		if c != nil {
-			_ = c.w.Close() // the session ends with "transport close"
+			_ = syscall.Close(c.client) // the session ends with "transport close"
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -220,40 +254,36 @@ func maskedTextFrame(s string) []byte {
 	return f
 }
 
-// benchConn is the server side of an in-process client: reads come from
-// a pipe the benchmark writes client frames into; raw (syscall.Conn)
-// writes go to the shared counting pipe, and Write calls (the handshake,
-// a writer goroutine after the pipe was full) are counted and discarded.
+// benchConn is the server side of an in-process client: a Unix socket
+// pair whose other end (client) the benchmark writes client frames into;
+// raw (syscall.Conn) writes go to the shared counting pipe, and Write
+// calls (the handshake, a writer goroutine after the pipe was full) are
+// counted and discarded.
 type benchConn struct {
-	r       *io.PipeReader
-	w       *io.PipeWriter
+	*net.UnixConn
+	client  int
 	written *atomic.Int64
 	raw     benchRaw
 }
 
 func (c *benchConn) SyscallConn() (syscall.RawConn, error) { return c.raw, nil }
 
-// benchRaw is a syscall.RawConn over a non-blocking file descriptor.
-type benchRaw int
-
-func (fd benchRaw) Control(f func(fd uintptr)) error   { f(uintptr(fd)); return nil }
-func (fd benchRaw) Read(f func(fd uintptr) bool) error { f(uintptr(fd)); return nil }
-func (fd benchRaw) Write(f func(fd uintptr) bool) error {
-	f(uintptr(fd))
-	return nil
-}
-
-func (c *benchConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 func (c *benchConn) Write(p []byte) (int, error) {
 	c.written.Add(int64(len(p)))
 	return len(p), nil
 }
-func (c *benchConn) Close() error                     { _ = c.w.Close(); return c.r.Close() }
-func (c *benchConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *benchConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *benchConn) SetDeadline(time.Time) error      { return nil }
-func (c *benchConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *benchConn) SetWriteDeadline(time.Time) error { return nil }
+
+// benchRaw is the server socket's RawConn, except that writes go to the
+// shared pipe.
+type benchRaw struct {
+	syscall.RawConn
+	pipeW int
+}
+
+func (r benchRaw) Write(f func(fd uintptr) bool) error {
+	f(uintptr(r.pipeW))
+	return nil
+}
 
 // benchHijacker is a ResponseWriter whose Hijack returns a benchConn.
 type benchHijacker struct {
