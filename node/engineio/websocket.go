@@ -614,11 +614,7 @@ func (c *Conn) finishClose(ws *wsConn) {
 		ws.close()
 		return
 	}
-	s.wg.Add(1)
-	time.AfterFunc(wsCloseGrace, func() {
-		defer s.wg.Done()
-		ws.close()
-	})
+	ws.closeAfterGrace()
 }
 
 // writeErrReason names the close reason for a failed write: a client that

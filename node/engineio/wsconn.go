@@ -44,6 +44,9 @@ type wsConn struct {
 	rc syscall.RawConn
 
 	closed atomic.Bool
+	// grace is the timer dropping the connection wsCloseGrace after our
+	// close frame; it holds a count in srv.wg until stopped or fired.
+	grace atomic.Pointer[time.Timer]
 	// readDone is set once the read side has ended for good.
 	readDone atomic.Bool
 	// parked is true while the connection waits in the poller with no
@@ -86,11 +89,30 @@ func (w *wsConn) start() {
 
 // close closes the network connection once.
 func (w *wsConn) close() {
+	w.stopGrace()
 	if w.closed.Swap(true) {
 		return
 	}
 	w.srv.forgetWS(w)
 	_ = w.nc.Close()
+}
+
+// closeAfterGrace closes the connection after wsCloseGrace unless it is
+// closed before.
+func (w *wsConn) closeAfterGrace() {
+	w.srv.wg.Add(1)
+	w.grace.Store(time.AfterFunc(wsCloseGrace, w.close))
+	if w.closed.Load() {
+		w.stopGrace()
+	}
+}
+
+// stopGrace stops the grace timer, if any, releasing its count.
+func (w *wsConn) stopGrace() {
+	if t := w.grace.Swap(nil); t != nil {
+		t.Stop()
+		w.srv.wg.Done()
+	}
 }
 
 // Reader outcomes of handling frames.

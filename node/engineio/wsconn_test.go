@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -423,4 +425,46 @@ func FuzzParseFrameHeader(f *testing.F) {
 			t.Fatal("accepted reserved bits or an unmasked frame")
 		}
 	})
+}
+
+// TestWSOverTLS runs a session over TLS, where the connection has no raw
+// socket: the reader blocks in Read and never parks, and a goroutine of
+// its own writes.
+func TestWSOverTLS(t *testing.T) {
+	conns := make(chan *recorder, 1)
+	srv := NewServer(Config{}, func(c *Conn) {
+		r := newRecorder(c, true)
+		c.SetHandler(r)
+		conns <- r
+	})
+	srv.readLinger = 10 * time.Millisecond
+	ts := httptest.NewTLSServer(srv)
+	defer ts.Close()
+	defer srv.Close("server shutting down")
+	d := websocket.Dialer{TLSClientConfig: ts.Client().Transport.(*http.Transport).TLSClientConfig}
+	ws, _, err := d.Dial("wss"+strings.TrimPrefix(ts.URL, "https")+"/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	readWS(t, ws) // open
+	r := <-conns
+	time.Sleep(50 * time.Millisecond) // past the linger: must not park
+	if parkedWS(r.c) {
+		t.Fatal("a TLS connection parked")
+	}
+	big := strings.Repeat("b", 3*wsReadBufSize)
+	for _, s := range []string{"4hello", "4" + big} {
+		writeWS(t, ws, websocket.TextMessage, s)
+		if _, got := readWS(t, ws); got != s {
+			t.Fatalf("echo of %d bytes: got %d", len(s), len(got))
+		}
+	}
+	r.c.Close("forced close")
+	if err := readWSErr(t, ws); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("close: %v", err)
+	}
+	if reason := r.waitClose(t); reason != "forced close" {
+		t.Fatalf("reason %q", reason)
+	}
 }
