@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // bench is one run of one scenario: the shared connection machinery,
@@ -22,12 +21,15 @@ type bench struct {
 	out      io.Writer // JSON result
 	errOut   io.Writer // progress lines and the human summary
 	start    time.Time // origin of now(); monotonic
-	dialer   *websocket.Dialer
 	wsURLs   []string
 	samplers []*sampler
 
-	readers sync.WaitGroup // running readLoops
-	closing atomic.Bool    // set before the generator closes its connections
+	readers sync.WaitGroup // running readLoops and pollers
+
+	pollOnce sync.Once // starts pollers on first use; closeAll stops that
+	pollers  []*poller // set by pollOnce
+	pollNext atomic.Uint32
+	closing  atomic.Bool // set before the generator closes its connections
 
 	connected   atomic.Int64
 	connErrs    atomic.Int64
@@ -47,12 +49,6 @@ func newBench(cfg config, out, errOut io.Writer) (*bench, error) {
 		out:    out,
 		errOut: errOut,
 		start:  time.Now(),
-		dialer: &websocket.Dialer{
-			HandshakeTimeout: handshakeTimeout,
-			ReadBufferSize:   2048,
-			WriteBufferSize:  1024,
-			WriteBufferPool:  &sync.Pool{}, // idle connections hold no write buffer
-		},
 	}
 	for i, u := range cfg.URLs {
 		ws, metrics, err := nodeURLs(u, cfg.Path, cfg.MetricsPath)
@@ -108,14 +104,50 @@ func (b *bench) closeAll() {
 	b.conns = nil
 	b.mu.Unlock()
 	for _, c := range conns {
-		_ = c.ws.Close()
+		_ = c.conn.Close()
 	}
+	b.pollOnce.Do(func() {}) // no poller starts from now on
 	done := make(chan struct{})
-	go func() { b.readers.Wait(); close(done) }()
+	go func() {
+		for _, p := range b.pollers {
+			p.close()
+		}
+		b.readers.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		fmt.Fprintln(b.errOut, "siobench: some readers did not stop within 10s")
+	}
+}
+
+// pollerFor returns the poller that is to read c, or nil when c needs a
+// reader goroutine: on TLS connections and where pollers are not
+// available.
+func (b *bench) pollerFor(c *client) *poller {
+	if disablePoller || c.raw == nil {
+		return nil
+	}
+	b.pollOnce.Do(b.startPollers)
+	if len(b.pollers) == 0 {
+		return nil
+	}
+	return b.pollers[int(b.pollNext.Add(1))%len(b.pollers)]
+}
+
+// startPollers starts one poller per two CPUs the Go runtime may use (at
+// least one), or none where the platform has no poller.
+func (b *bench) startPollers() {
+	for range max(1, runtime.GOMAXPROCS(0)/2) {
+		p, err := newPoller(b)
+		if err != nil {
+			if !errors.Is(err, errors.ErrUnsupported) {
+				fmt.Fprintf(b.errOut, "siobench: poller: %v; using a reader goroutine per connection\n", err)
+			}
+			return
+		}
+		b.pollers = append(b.pollers, p)
 	}
 }
 
@@ -145,7 +177,7 @@ func (b *bench) ramp(ctx context.Context, n int, nodeOf func(int) int, setup fun
 					c.idx = i
 					if setup != nil {
 						if err = setup(c); err != nil {
-							_ = c.ws.Close()
+							_ = c.conn.Close()
 						}
 					}
 				}

@@ -4,9 +4,9 @@
 //
 // It speaks Engine.IO v4 / Socket.IO v5 over WebSocket itself, with
 // hand-rolled minimal framing (0 open, 40 connect, 2/3 ping/pong,
-// 42 events, 43 acks) on top of gorilla/websocket, and imports nothing
-// from the sio node packages, so it measures any implementation the same
-// way and stays cheap.
+// 42 events, 43 acks) on top of its own client side of RFC 6455 (ws.go),
+// and imports nothing from the sio node packages, so it measures any
+// implementation the same way and stays cheap.
 //
 // # Scenarios (-scenario)
 //
@@ -54,12 +54,18 @@
 // The whole run is bounded by -timeout; connections ramp up with at most
 // -ramp handshakes in flight and the ramp stops once more than
 // max(10, clients/20) connections fail; RLIMIT_NOFILE is raised as
-// needed. Each connection has exactly one reader goroutine, which reads
-// frames into a reused buffer and parses only what it needs (the send
-// time and sequence number of a broadcast, the id of an ack) without
-// allocating; latencies go to lock-free sharded log-linear histograms
-// (1.6 % resolution). Writes to a connection are serialised by a
-// per-connection mutex.
+// needed. Each connection has exactly one reader. On Linux, plain-TCP
+// connections are read by a few pollers (one per two CPUs), each serving
+// many connections from an epoll instance of its own with edge-triggered
+// notifications and raw non-blocking reads and writes; elsewhere, and for
+// TLS, each connection has a reader goroutine. A reader takes every frame
+// already in the connection's reused buffer before reading again, and
+// parses only what it needs (the send time and sequence number of a
+// broadcast, the id of an ack) without allocating; latencies go to
+// lock-free sharded log-linear histograms (1.6 % resolution). A frame is
+// masked and written with one write call from the writer's own buffer,
+// so writers need no lock; the write deadline is moved only when less
+// than 7/8 of it is left.
 //
 // # Example
 //

@@ -52,7 +52,7 @@ func (h *echoLoop) fire(c *client, now int64) {
 	c.ackID++
 	c.sentAt = now
 	c.sbuf = appendEcho(c.sbuf[:0], c.ackID, h.payloadJSON)
-	if err := c.send(c.sbuf); err != nil {
+	if err := c.send(&c.fbuf, c.sbuf); err != nil {
 		c.done = true
 		h.finished.Add(1)
 		h.b.lost(c, err)

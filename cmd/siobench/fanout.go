@@ -141,6 +141,7 @@ func (b *bench) runFanout(ctx context.Context, atRate bool) (*result, error) {
 	m0 := b.mark(ctx)
 	firstSend := b.now()
 	frame := make([]byte, 0, 128+len(pad))
+	var wire frameBuf
 	var late int64
 	var sendErr error
 	total := cfg.Messages
@@ -174,7 +175,7 @@ send:
 			t = b.now()
 		}
 		frame = appendRoomMessage(frame[:0], uint64(seq), roomJSON, t, int64(seq), pad)
-		if sendErr = pub.send(frame); sendErr != nil {
+		if sendErr = pub.send(&wire, frame); sendErr != nil {
 			break
 		}
 		sent.Add(1)

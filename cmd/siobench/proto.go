@@ -136,6 +136,8 @@ var (
 	msgKey            = []byte(`"msg":`)
 	tKey              = []byte(`"t":`)
 	seqKey            = []byte(`"seq":`)
+	tObject           = []byte(`{"t":`)   // fast path: the msg object as sent
+	seqNext           = []byte(`,"seq":`) // fast path: right after t
 )
 
 // parseRoomMessage extracts the send time t and sequence number seq from
@@ -149,6 +151,9 @@ func parseRoomMessage(body []byte) (t, seq int64, ok bool) {
 	if !bytes.HasPrefix(body, roomMessagePrefix) {
 		return 0, 0, false
 	}
+	if t, seq, ok = parseMsgInOrder(body); ok {
+		return t, seq, true
+	}
 	i := bytes.Index(body, msgKey)
 	if i < 0 {
 		return 0, 0, false
@@ -158,6 +163,28 @@ func parseRoomMessage(body []byte) (t, seq int64, ok bool) {
 		return 0, 0, false
 	}
 	if seq, ok = intAfter(msg, seqKey); !ok {
+		return 0, 0, false
+	}
+	return t, seq, true
+}
+
+// parseMsgInOrder is the fast path of parseRoomMessage, for a msg object
+// that kept the key order the generator sent ("msg":{"t":<t>,"seq":<seq>):
+// one scan, for the rare '{', finds both numbers. A JSON string cannot
+// hold the unescaped quotes of "msg":{"t":, so a match is the msg object.
+// ok is false when body does not have that shape.
+func parseMsgInOrder(body []byte) (t, seq int64, ok bool) {
+	from := min(len(body), len(roomMessagePrefix)+1) // past the '{' of the outer object
+	i := bytes.Index(body[from:], tObject) + from
+	if i < from+len(msgKey) || !bytes.Equal(body[i-len(msgKey):i], msgKey) {
+		return 0, 0, false
+	}
+	rest := body[i+len(tObject):]
+	t, n, ok := scanNumber(rest)
+	if !ok || !bytes.HasPrefix(rest[n:], seqNext) {
+		return 0, 0, false
+	}
+	if seq, _, ok = scanNumber(rest[n+len(seqNext):]); !ok {
 		return 0, 0, false
 	}
 	return t, seq, true
@@ -177,41 +204,46 @@ func intAfter(b, key []byte) (int64, bool) {
 // with a fraction or exponent (a peer that re-encoded it as a float) is
 // parsed as a float and truncated.
 func scanInt(b []byte) (int64, bool) {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
+	v, _, ok := scanNumber(b)
+	return v, ok
+}
+
+// scanNumber is scanInt that also returns how many bytes of b it used.
+func scanNumber(b []byte) (v int64, used int, ok bool) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
 	}
 	neg := false
-	if len(b) > 0 && b[0] == '-' {
+	if i < len(b) && b[i] == '-' {
 		neg = true
-		b = b[1:]
+		i++
 	}
-	var v int64
-	n := 0
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		if n >= 18 {
-			return 0, false // would overflow; not a value this tool sends
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		if i-start >= 18 {
+			return 0, 0, false // would overflow; not a value this tool sends
 		}
-		v = v*10 + int64(b[n]-'0')
-		n++
+		v = v*10 + int64(b[i]-'0')
+		i++
 	}
-	if n == 0 {
-		return 0, false
+	if i == start {
+		return 0, 0, false
 	}
-	if n < len(b) && (b[n] == '.' || b[n] == 'e' || b[n] == 'E') {
-		end := n
-		for end < len(b) && bytes.IndexByte([]byte("0123456789.eE+-"), b[end]) >= 0 {
-			end++
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		for i < len(b) && bytes.IndexByte([]byte("0123456789.eE+-"), b[i]) >= 0 {
+			i++
 		}
-		f, err := strconv.ParseFloat(string(b[:end]), 64)
+		f, err := strconv.ParseFloat(string(b[start:i]), 64)
 		if err != nil || f > 9e18 {
-			return 0, false
+			return 0, 0, false
 		}
 		v = int64(f)
 	}
 	if neg {
 		v = -v
 	}
-	return v, true
+	return v, i, true
 }
 
 // appendRoomMessage appends the EVENT frame

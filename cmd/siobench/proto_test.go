@@ -82,12 +82,46 @@ func TestParseRoomMessage(t *testing.T) {
 		{`["room message",{"room":"r","from":"a","msg":{"t":"x","seq":2}}]`, 0, 0, false},
 		{`["room message",{"room":"r","from":"a","msg":{"t":99999999999999999999,"seq":2}}]`, 0, 0, false},
 		{`["room message",{"room":"r","from":"a","msg":null}]`, 0, 0, false},
+		// the fast path's shape with something else after t falls back
+		{`["room message",{"room":"r","from":"a","msg":{"t":1,"p":"x","seq":2}}]`, 1, 2, true},
+		{`["room message",{"room":"r","from":"a","msg":{"t":1,"seq":"x"}}]`, 0, 0, false},
+		// {"t": not under "msg" is not taken for the msg object
+		{`["room message",{"room":"r","x":{"t":5,"seq":6},"msg":{"seq":2,"t":1}}]`, 1, 2, true},
+		{`["room message",`, 0, 0, false},
+		{`["room message",{`, 0, 0, false},
 		{``, 0, 0, false},
 	}
 	for _, tt := range tests {
 		ts, seq, ok := parseRoomMessage([]byte(tt.in))
 		if ts != tt.t || seq != tt.seq || ok != tt.ok {
 			t.Errorf("parseRoomMessage(%s) = %d, %d, %v; want %d, %d, %v", tt.in, ts, seq, ok, tt.t, tt.seq, tt.ok)
+		}
+	}
+}
+
+// TestParseMsgInOrder checks that the fast path takes the shape the chat
+// nodes relay, and only that.
+func TestParseMsgInOrder(t *testing.T) {
+	tests := []struct {
+		in     string
+		t, seq int64
+		ok     bool
+	}{
+		{`["room message",{"room":"r","from":"abc","msg":{"t":123,"seq":4}}]`, 123, 4, true},
+		{`["room message",{"room":"r","from":"abc","msg":{"t":123,"seq":4,"p":"xx"}}]`, 123, 4, true},
+		{`["room message",{"room":"r","from":"a","msg":{"t": 5,"seq": 6}}]`, 5, 6, true},
+		{`["room message",{"room":"r","from":"a","msg":{"t":1.5e3,"seq":7.0}}]`, 1500, 7, true},
+		{`["room message",{"from":"abc","msg":{"seq":4,"t":123},"room":"r"}]`, 0, 0, false},
+		{`["room message",{"room":"r","from":"a","msg":{"t":1,"p":"x","seq":2}}]`, 0, 0, false},
+		{`["room message",{"room":"r","x":{"t":5,"seq":6},"msg":{"seq":2,"t":1}}]`, 0, 0, false},
+		{`["room message",{"t":5,"seq":6}]`, 0, 0, false},
+		{`["room message",{"room":"r","from":"a","msg":{"t":1,"seq":"x"}}]`, 0, 0, false},
+		{`["room message",`, 0, 0, false},
+	}
+	for _, tt := range tests {
+		ts, seq, ok := parseMsgInOrder([]byte(tt.in))
+		if ts != tt.t || seq != tt.seq || ok != tt.ok {
+			t.Errorf("parseMsgInOrder(%s) = %d, %d, %v; want %d, %d, %v", tt.in, ts, seq, ok, tt.t, tt.seq, tt.ok)
 		}
 	}
 }

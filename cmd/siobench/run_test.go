@@ -272,3 +272,29 @@ func TestProgressLines(t *testing.T) {
 		t.Fatalf("%d progress lines:\n%s", c, stderr)
 	}
 }
+
+// TestScenariosWithReaderGoroutines runs fanout and echo with a reader
+// goroutine per connection, the path TLS connections and platforms
+// without pollers take.
+func TestScenariosWithReaderGoroutines(t *testing.T) {
+	defer func(old bool) { disablePoller = old }(disablePoller)
+	disablePoller = true
+	fc := newFakeCluster()
+	a, b := fc.start(t, nil), fc.start(t, nil)
+	res, err, stderr := runBench(t, "-scenario", "fanout", "-urls", a.url()+","+b.url(),
+		"-clients", "10", "-messages", "50", "-window", "8", "-metrics-path", "")
+	if err != nil {
+		t.Fatalf("fanout: %v\n%s", err, stderr)
+	}
+	if res.num(t, "received") != 500 || res.num(t, "lost") != 0 || res.num(t, "bad_frames") != 0 {
+		t.Fatalf("fanout metrics %v", res.Metrics)
+	}
+	res, err, stderr = runBench(t, "-scenario", "echo", "-urls", a.url()+","+b.url(),
+		"-clients", "4", "-duration", "200ms", "-payload", "5", "-metrics-path", "")
+	if err != nil {
+		t.Fatalf("echo: %v\n%s", err, stderr)
+	}
+	if res.num(t, "round_trips") < 4 || res.num(t, "payload_mismatches") != 0 {
+		t.Fatalf("echo metrics %v", res.Metrics)
+	}
+}
