@@ -296,3 +296,67 @@ func (h *benchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 var _ http.Hijacker = (*benchHijacker)(nil)
+
+// echoPayload is the argument of the benchmark echo: a chat-sized object.
+const echoPayload = `{"user":"bob","text":"hello world, how are you today?","at":1700000000}`
+
+// BenchmarkEchoAck measures one echo-with-ack round trip, the issue #6
+// scenario: the client sends EVENT "echo" with an ack id, the handler
+// (as cmd/sioserver's) calls ack(args...), and the ACK frame is written.
+// The socket is a real websocket session (benchEnv).
+//
+//   - handler: the EVENT text is handed to the client's OnMessage, as the
+//     engine's reader does once it has read a frame (the node's share of
+//     the round trip plus the engine's write path).
+//   - wire: the EVENT is written as a masked frame into the socket, so the
+//     engine's reader (poller wake-up, read syscall, frame parsing) runs
+//     too.
+//
+// Run it with
+//
+//	go test -run '^$' -bench EchoAck -benchmem ./node
+func BenchmarkEchoAck(b *testing.B) {
+	event := `421["echo",` + echoPayload + `]`
+	ackFrame := 2 + len(`431[`+echoPayload+`]`)
+	if ackFrame-2 >= 126 {
+		b.Fatal("benchmark ack must fit a 2-byte frame header")
+	}
+	setup := func(b *testing.B) (*benchEnv, *Socket) {
+		env := newBenchEnv(b, 1)
+		s := env.socks[0]
+		s.On("echo", func(args Args, ack AckFunc) {
+			if ack != nil {
+				_ = ack(args...)
+			}
+		})
+		return env, s
+	}
+	b.Run("handler", func(b *testing.B) {
+		env, s := setup(b)
+		defer env.close()
+		c := s.client
+		msg := []byte(event[1:]) // the engine strips its "4"
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			want := env.written.Load() + int64(ackFrame)
+			c.OnMessage(msg, false)
+			env.waitWritten(b, want)
+		}
+	})
+	b.Run("wire", func(b *testing.B) {
+		env, _ := setup(b)
+		defer env.close()
+		fd := env.conns[0].client
+		frame := maskedTextFrame(event)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			want := env.written.Load() + int64(ackFrame)
+			if _, err := syscall.Write(fd, frame); err != nil {
+				b.Fatal(err)
+			}
+			env.waitWritten(b, want)
+		}
+	})
+}
