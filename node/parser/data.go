@@ -189,7 +189,7 @@ func (e *dataEncoder) raw(v json.RawMessage) error {
 		e.buf = append(e.buf, "null"...)
 		return nil
 	}
-	if !json.Valid(v) {
+	if !jsonValid(v) { // json.Valid's verdict, several times faster
 		return errors.New("parser: encode data: json.RawMessage is not valid JSON")
 	}
 	e.buf = append(e.buf, v...)
