@@ -27,6 +27,17 @@ func NewTextMessage(s []byte) *Message {
 	return &Message{typ: ptMessage, data: d}
 }
 
+// NewTextMessageOwned returns a text message packet whose text is b[1:],
+// without copying: b[0] is a spare byte it overwrites with the packet type,
+// and the Message takes ownership of b (the caller must not modify it
+// afterwards). It saves NewTextMessage's allocation and copy to a caller
+// that encodes each packet straight into its message buffer (one per
+// Socket.IO emit or ack).
+func NewTextMessageOwned(b []byte) *Message {
+	b[0] = '0' + byte(ptMessage)
+	return &Message{typ: ptMessage, data: b}
+}
+
 // NewBinaryMessage returns a binary message packet carrying b. The Message
 // takes ownership of b: the caller must not modify it afterwards.
 func NewBinaryMessage(b []byte) *Message {

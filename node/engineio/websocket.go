@@ -418,7 +418,7 @@ var rawWriters = sync.Pool{New: func() any {
 
 func (w *rawWriter) write(fd uintptr) bool {
 	for w.n < len(w.b) {
-		k, err := syscall.Write(int(fd), w.b[w.n:])
+		k, err := sysWrite(fd, w.b[w.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue

@@ -203,7 +203,7 @@ func (w *wsConn) read(b []byte) (int, error) {
 // readSome is the raw read callback: false means "wait for readability".
 func (w *wsConn) readSome(fd uintptr) bool {
 	for {
-		n, err := syscall.Read(int(fd), w.rdst)
+		n, err := sysRead(fd, w.rdst)
 		switch err {
 		case syscall.EINTR:
 			continue

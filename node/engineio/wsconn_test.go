@@ -388,11 +388,21 @@ func TestWSBigFrameGrowsWithData(t *testing.T) {
 	r.c.mu.Lock()
 	ws := r.c.ws
 	r.c.mu.Unlock()
-	if ws.rbuf == nil {
+	bufLen, held := -1, ws.rn
+	if ws.rbuf != nil {
+		bufLen = len(*ws.rbuf)
+	}
+	// Nothing can wake the reader until the next write; the no-op swap
+	// orders these reads before the poller's (the race detector does not
+	// see through the socket).
+	if !ws.parked.CompareAndSwap(true, true) {
+		t.Fatal("reader woke up with nothing sent")
+	}
+	if bufLen < 0 {
 		t.Fatal("parked with a partial frame but no buffer")
 	}
-	if ws.rn != sent || len(*ws.rbuf) > 4*sent {
-		t.Fatalf("buffer %d bytes holding %d, after %d bytes sent", len(*ws.rbuf), ws.rn, sent)
+	if held != sent || bufLen > 4*sent {
+		t.Fatalf("buffer %d bytes holding %d, after %d bytes sent", bufLen, held, sent)
 	}
 	netWrite(t, nc, frame[sent:])
 	if m := r.waitMsg(t); !m.binary || m.data != string(payload) {

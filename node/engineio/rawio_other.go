@@ -1,0 +1,9 @@
+//go:build !linux
+
+package engineio
+
+import "syscall"
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking socket.
+func sysRead(fd uintptr, b []byte) (int, error)  { return syscall.Read(int(fd), b) }
+func sysWrite(fd uintptr, b []byte) (int, error) { return syscall.Write(int(fd), b) }
