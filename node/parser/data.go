@@ -66,17 +66,25 @@ var (
 //     refuses are errors, as is nesting deeper than 1000 levels.
 func EncodeData(values []any) (data json.RawMessage, attachments [][]byte, err error) {
 	e := dataEncoder{buf: make([]byte, 0, estimateSize(values))}
+	if err := e.array(values); err != nil {
+		return nil, nil, err
+	}
+	return e.buf, e.atts, nil
+}
+
+// array appends values as a JSON array.
+func (e *dataEncoder) array(values []any) error {
 	e.buf = append(e.buf, '[')
 	for i, v := range values {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
 		if err := e.value(v, 0); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	e.buf = append(e.buf, ']')
-	return e.buf, e.atts, nil
+	return nil
 }
 
 // estimateSize guesses the encoded size of values to size the buffer once
@@ -613,27 +621,106 @@ func appendString(b []byte, s string) []byte {
 //     (not copied).
 //   - Every error wraps ErrInvalidPacket.
 func DecodeData(data json.RawMessage, attachments [][]byte) ([]any, error) {
-	i := skipSpace(data, 0)
+	if skipSpace(data, 0) == len(data) {
+		return nil, nil // no payload
+	}
+	i, empty, err := openArray(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, 4)
+	if empty {
+		return out, nil
+	}
+	return appendElements(out, data, i, attachments)
+}
+
+// DecodeEvent is DecodeData for the payload of an EVENT or BINARY_EVENT,
+// split into the event name and the arguments. name is the first element
+// as it is on the wire: a JSON string or number (anything else is an
+// error, as the Decoder enforces). The other elements, decoded as by
+// DecodeData, are appended to dst, which the caller may provide to save an
+// allocation; args is never nil (but empty without arguments). The
+// boxing of the name, which the caller only needs as text, is saved.
+func DecodeEvent(data json.RawMessage, attachments [][]byte, dst []any) (name json.RawMessage, args []any, err error) {
+	i, empty, err := openArray(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if empty {
+		return nil, nil, invalidf("event payload must not be an empty array")
+	}
+	if c := data[i]; c != '"' && c != '-' && !isDigit(c) {
+		return nil, nil, invalidf("event name must be a string or a number")
+	}
+	end, ok := scanValue(data, i, 1)
+	if !ok {
+		return nil, nil, invalidf("data is not valid JSON")
+	}
+	name = data[i:end:end]
+	i, last, ok := nextElement(data, end)
+	if !ok {
+		return nil, nil, invalidf("data is not valid JSON")
+	}
+	if dst == nil {
+		dst = []any{} // args is never nil; no allocation
+	}
+	if last {
+		return name, dst, nil
+	}
+	// The arguments are collected on the stack, then copied in one
+	// allocation of the exact size.
+	var buf [8]any
+	elems, err := appendElements(buf[:0], data, i, attachments)
+	if err != nil {
+		return nil, nil, err
+	}
+	return name, append(dst, elems...), nil
+}
+
+// openArray checks that data starts a JSON array and returns the index of
+// its first element; empty reports "[]", which it checks to the end.
+func openArray(data json.RawMessage) (i int, empty bool, err error) {
+	i = skipSpace(data, 0)
 	if i == len(data) {
-		return nil, nil
+		return i, false, invalidf("data is empty")
 	}
 	if data[i] != '[' {
 		// Tell invalid JSON from a valid non-array, as before.
 		if !jsonValid(data) {
-			return nil, invalidf("data is not valid JSON")
+			return i, false, invalidf("data is not valid JSON")
 		}
-		return nil, invalidf("data is not a JSON array")
+		return i, false, invalidf("data is not a JSON array")
 	}
-	// One pass: each element is validated as it is split off (the
-	// payload used to be validated whole, then scanned again).
-	out := make([]any, 0, 4)
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		if skipSpace(data, i+1) != len(data) {
-			return nil, invalidf("data is not valid JSON")
+			return i, true, invalidf("data is not valid JSON")
 		}
-		return out, nil
+		return i, true, nil
 	}
+	return i, false, nil
+}
+
+// nextElement skips what follows an element ending at end: it returns the
+// index of the next element, or last when the array closed there (and
+// nothing but whitespace follows). ok is false on invalid JSON.
+func nextElement(data json.RawMessage, end int) (i int, last, ok bool) {
+	i = skipSpace(data, end)
+	if i < len(data) && data[i] == ',' {
+		return skipSpace(data, i+1), false, true
+	}
+	if i < len(data) && data[i] == ']' && skipSpace(data, i+1) == len(data) {
+		return i, true, true
+	}
+	return i, false, false
+}
+
+// appendElements validates the array elements of data from index i (the
+// first one, past '[') to the end and appends them to out, as DecodeData
+// describes.
+func appendElements(out []any, data json.RawMessage, i int, attachments [][]byte) ([]any, error) {
+	// One pass: each element is validated as it is split off.
 	for {
 		end, ok := scanValue(data, i, 1)
 		if !ok {
@@ -648,15 +735,13 @@ func DecodeData(data json.RawMessage, attachments [][]byte) ([]any, error) {
 			}
 		}
 		out = append(out, v)
-		i = skipSpace(data, end)
-		if i < len(data) && data[i] == ',' {
-			i = skipSpace(data, i+1)
-			continue
+		var last bool
+		if i, last, ok = nextElement(data, end); !ok {
+			return nil, invalidf("data is not valid JSON")
 		}
-		if i < len(data) && data[i] == ']' && skipSpace(data, i+1) == len(data) {
+		if last {
 			return out, nil
 		}
-		return nil, invalidf("data is not valid JSON")
 	}
 }
 

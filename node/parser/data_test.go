@@ -467,3 +467,62 @@ func TestEncodeDataStructDepth(t *testing.T) {
 		t.Error("holdsAny wrong")
 	}
 }
+
+func TestDecodeEvent(t *testing.T) {
+	a0 := []byte{7}
+	atts := [][]byte{a0}
+	tests := []struct {
+		data, name string
+		atts       [][]byte
+		args       []any
+	}{
+		{`["echo",{"a":1}]`, `"echo"`, nil, []any{raw(`{"a":1}`)}},
+		{` [ "e" , 1 ,"x" ] `, `"e"`, nil, []any{raw(`1`), raw(`"x"`)}},
+		{`["only"]`, `"only"`, nil, []any{}},
+		{`[42,"numeric"]`, `42`, nil, []any{raw(`"numeric"`)}},
+		{`[-1.5e3]`, `-1.5e3`, nil, []any{}},
+		{`["a\"b",null]`, `"a\"b"`, nil, []any{raw(`null`)}},
+		{`["up",{"_placeholder":true,"num":0},{"x":{"_placeholder":true,"num":0}}]`, `"up"`, atts,
+			[]any{a0, map[string]any{"x": a0}}},
+		{`["many",1,2,3,4,5,6,7,8,9,10]`, `"many"`, nil,
+			[]any{raw(`1`), raw(`2`), raw(`3`), raw(`4`), raw(`5`), raw(`6`), raw(`7`), raw(`8`), raw(`9`), raw(`10`)}},
+	}
+	for _, tc := range tests {
+		for _, dst := range [][]any{nil, make([]any, 0, 2)} {
+			name, args, err := DecodeEvent(raw(tc.data), tc.atts, dst)
+			if err != nil {
+				t.Fatalf("DecodeEvent(%s): %v", tc.data, err)
+			}
+			if string(name) != tc.name || !reflect.DeepEqual(args, tc.args) {
+				t.Fatalf("DecodeEvent(%s) = %s, %#v; want %s, %#v", tc.data, name, args, tc.name, tc.args)
+			}
+			if len(args) > 0 && len(args) <= cap(dst) && &args[0] != &dst[:1][0] {
+				t.Fatalf("DecodeEvent(%s): arguments not stored in dst", tc.data)
+			}
+		}
+	}
+}
+
+func TestDecodeEventInvalid(t *testing.T) {
+	for _, data := range []string{
+		``, ` `, `[]`, ` [ ] `, `{"a":1}`, `"e"`, `[{"a":1}]`, `[null,1]`, `[true]`, `[["e"]]`,
+		`[{"_placeholder":true,"num":0}]`, `["e",`, `["e" 1]`, `["e"] x`, `["e",{"_placeholder":true,"num":3}]`,
+	} {
+		if name, args, err := DecodeEvent(raw(data), [][]byte{{1}}, nil); !errors.Is(err, ErrInvalidPacket) {
+			t.Errorf("DecodeEvent(%s) = %s, %#v, %v; want an ErrInvalidPacket", data, name, args, err)
+		}
+	}
+}
+
+func TestDecodeEventAllocations(t *testing.T) {
+	data := raw(`["echo",{"user":"bob","text":"hello"}]`)
+	dst := make([]any, 0, 2)
+	// One box for the argument; none for the name, none for the slice.
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = DecodeEvent(data, nil, dst) }); n != 1 {
+		t.Errorf("DecodeEvent with room in dst: %v allocations, want 1", n)
+	}
+	// Without dst, one more for the arguments' slice.
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = DecodeEvent(data, nil, nil) }); n != 2 {
+		t.Errorf("DecodeEvent without dst: %v allocations, want 2", n)
+	}
+}

@@ -52,33 +52,50 @@ func (d *Decoder) limit() int {
 // The returned packet keeps its wire type (a BINARY_EVENT stays
 // BinaryEvent) and owns its Data and Attachments.
 func (d *Decoder) Add(data []byte, binary bool) (*Packet, error) {
+	p := new(Packet)
+	done, err := d.AddTo(p, data, binary)
+	if !done {
+		return nil, err
+	}
+	return p, nil
+}
+
+// AddTo is Add that stores a complete packet in *p, reporting true, rather
+// than returning a new one: a caller done with the packet once it has
+// handled it can keep p on its stack (one allocation less per packet).
+// When AddTo reports false (attachments awaited, or an error), *p is
+// unspecified.
+func (d *Decoder) AddTo(p *Packet, data []byte, binary bool) (bool, error) {
 	if binary {
 		if d.pending == nil {
-			return nil, invalidf("binary message received while no packet awaits attachments")
+			return false, invalidf("binary message received while no packet awaits attachments")
 		}
-		p := d.pending
-		p.Attachments = append(p.Attachments, bytes.Clone(nonNil(data)))
-		if len(p.Attachments) < d.want {
-			return nil, nil
+		pp := d.pending
+		pp.Attachments = append(pp.Attachments, bytes.Clone(nonNil(data)))
+		if len(pp.Attachments) < d.want {
+			return false, nil
 		}
 		d.pending, d.want = nil, 0
-		return p, nil
+		*p = *pp
+		return true, nil
 	}
 	if d.pending != nil {
 		missing := d.want - len(d.pending.Attachments)
 		d.pending, d.want = nil, 0
-		return nil, invalidf("text message received while %d attachment(s) are still awaited", missing)
+		return false, invalidf("text message received while %d attachment(s) are still awaited", missing)
 	}
-	p, n, err := d.decodeText(data)
+	n, err := d.decodeText(p, data)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if n > 0 {
-		p.Attachments = make([][]byte, 0, n)
-		d.pending, d.want = p, n
-		return nil, nil
+		pp := new(Packet)
+		*pp = *p
+		pp.Attachments = make([][]byte, 0, n)
+		d.pending, d.want = pp, n
+		return false, nil
 	}
-	return p, nil
+	return true, nil
 }
 
 // nonNil maps a nil attachment to an empty one, so that an attachment is
@@ -96,20 +113,20 @@ func invalidf(format string, args ...any) error {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// decodeText parses the text form of a packet. n is the number of
+// decodeText parses the text form of a packet into *p. n is the number of
 // attachments announced by a binary packet (0 for the other types).
-func (d *Decoder) decodeText(s []byte) (p *Packet, n int, err error) {
+func (d *Decoder) decodeText(p *Packet, s []byte) (n int, err error) {
 	if len(s) == 0 {
-		return nil, 0, invalidf("empty packet")
+		return 0, invalidf("empty packet")
 	}
 	if !utf8.Valid(s) {
-		return nil, 0, invalidf("packet is not valid UTF-8")
+		return 0, invalidf("packet is not valid UTF-8")
 	}
 	c := s[0]
 	if c < '0' || c > '6' {
-		return nil, 0, invalidf("unknown packet type %q", c)
+		return 0, invalidf("unknown packet type %q", c)
 	}
-	p = &Packet{Type: Type(c - '0'), Nsp: "/"}
+	*p = Packet{Type: Type(c - '0'), Nsp: "/"}
 	i := 1
 
 	if p.Type == BinaryEvent || p.Type == BinaryAck {
@@ -126,13 +143,13 @@ func (d *Decoder) decodeText(s []byte) (p *Packet, n int, err error) {
 			i++
 		}
 		if i == start || i == len(s) || s[i] != '-' {
-			return nil, 0, invalidf("illegal attachments: %s needs <count>- after the type", p.Type)
+			return 0, invalidf("illegal attachments: %s needs <count>- after the type", p.Type)
 		}
 		if tooMany {
-			return nil, 0, invalidf("too many attachments (limit %d)", limit)
+			return 0, invalidf("too many attachments (limit %d)", limit)
 		}
 		if n < 1 {
-			return nil, 0, invalidf("illegal attachments: count must be at least 1")
+			return 0, invalidf("illegal attachments: count must be at least 1")
 		}
 		i++ // '-'
 	}
@@ -159,7 +176,7 @@ func (d *Decoder) decodeText(s []byte) (p *Packet, n int, err error) {
 		for i < len(s) && isDigit(s[i]) {
 			id = id*10 + uint64(s[i]-'0')
 			if id > maxAckID {
-				return nil, 0, invalidf("ack id too large (max %d)", uint64(maxAckID))
+				return 0, invalidf("ack id too large (max %d)", uint64(maxAckID))
 			}
 			i++
 		}
@@ -169,13 +186,13 @@ func (d *Decoder) decodeText(s []byte) (p *Packet, n int, err error) {
 	if i < len(s) {
 		payload := s[i:]
 		if err := checkPayload(p.Type, payload); err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		p.Data = bytes.Clone(payload)
 	} else if p.Type == Event || p.Type == BinaryEvent {
-		return nil, 0, invalidf("%s without payload", p.Type)
+		return 0, invalidf("%s without payload", p.Type)
 	}
-	return p, n, nil
+	return n, nil
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -13,8 +13,11 @@
 // {"_placeholder":true,"num":i} that refer to the i-th attachment.
 //
 // Encode writes the text form of a Packet; EncodeData builds a payload and
-// its attachments from Go values. Decoder reassembles Packets from
-// messages; DecodeData splits a payload back into its elements.
+// its attachments from Go values; EncodePacket does both into one buffer,
+// with room for the transport's prefix. Decoder reassembles Packets from
+// messages (AddTo into a Packet of the caller's); DecodeData splits a
+// payload back into its elements, DecodeEvent into an event's name and
+// arguments.
 //
 // # Validation
 //
@@ -40,9 +43,10 @@
 //
 // # Concurrency
 //
-// Encode, EncodeData, DecodeData and IsReservedEvent are pure functions,
-// safe for concurrent use; they do not retain their arguments (DecodeData's
-// results alias data and attachments, see its documentation). A Decoder
+// Encode, EncodeData, EncodePacket, DecodeData, DecodeEvent and
+// IsReservedEvent are pure functions, safe for concurrent use; they do not
+// retain their arguments (DecodeData's and DecodeEvent's results alias
+// data and attachments, see DecodeData's documentation). A Decoder
 // holds the state of one connection and must not be used concurrently; it
 // copies every message it keeps, so callers may reuse their read buffers.
 //
@@ -50,6 +54,6 @@
 //
 // A Decoder holds at most one packet in progress with at most
 // maxAttachments attachments (default 10); each message is bounded by the
-// Engine.IO layer's maximum message size. EncodeData and DecodeData
-// allocate in proportion to their input.
+// Engine.IO layer's maximum message size. The encoding and decoding
+// functions allocate in proportion to their input.
 package parser

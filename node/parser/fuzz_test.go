@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -70,6 +71,16 @@ func FuzzDecoder(f *testing.F) {
 			return
 		}
 		args, err := DecodeData(p.Data, p.Attachments)
+		if p.Type == Event || p.Type == BinaryEvent {
+			// DecodeEvent is DecodeData split after the first element.
+			name, rest, err2 := DecodeEvent(p.Data, p.Attachments, nil)
+			if (err2 == nil) != (err == nil) {
+				t.Fatalf("DecodeEvent(%s) error %v, DecodeData error %v", p.Data, err2, err)
+			}
+			if err == nil && (!reflect.DeepEqual(any(name), args[0]) || !reflect.DeepEqual(rest, []any(args[1:]))) {
+				t.Fatalf("DecodeEvent(%s) = %s, %#v; DecodeData = %#v", p.Data, name, rest, args)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalidPacket) {
 				t.Fatalf("DecodeData(%s): %v", p.Data, err)
@@ -79,6 +90,22 @@ func FuzzDecoder(f *testing.F) {
 		data, atts, err := EncodeData(args)
 		if err != nil {
 			t.Fatalf("EncodeData(DecodeData(%s)): %v", p.Data, err)
+		}
+		// EncodePacket writes what Encode writes for the same payload.
+		b, atts2, err := EncodePacket(p, args, 1)
+		if err != nil {
+			t.Fatalf("EncodePacket(DecodeData(%s)): %v", p.Data, err)
+		}
+		ep := *p
+		ep.Data, ep.Attachments = data, atts
+		switch binary := len(atts) > 0; p.Type {
+		case Event, BinaryEvent:
+			ep.Type = map[bool]Type{false: Event, true: BinaryEvent}[binary]
+		case Ack, BinaryAck:
+			ep.Type = map[bool]Type{false: Ack, true: BinaryAck}[binary]
+		}
+		if want := Encode(&ep); b[0] != 0 || !bytes.Equal(b[1:], want) || !reflect.DeepEqual(atts2, atts) {
+			t.Fatalf("EncodePacket = %q, %q; Encode = %q, %q", b, atts2, want, atts)
 		}
 		args2, err := DecodeData(data, atts)
 		if err != nil || len(args2) != len(args) {

@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -71,30 +72,83 @@ var ErrInvalidPacket = errors.New("parser: invalid packet")
 // them). The ack id is written when HasID. Encode does not inspect Data: it
 // is appended as is.
 func Encode(p *Packet) []byte {
-	nsp := p.Nsp
-	if nsp == "/" {
-		nsp = ""
-	}
-	// type + count + '-' + nsp + ',' + id (<= 20 digits) + data
-	size := 1 + len(nsp) + 1 + 20 + len(p.Data)
 	binary := p.Type == BinaryEvent || p.Type == BinaryAck
+	b := make([]byte, 0, headerMaxLen(p, binary)+len(p.Data))
+	b = appendHeader(b, p, binary, len(p.Attachments))
+	return append(b, p.Data...)
+}
+
+// headerMaxLen bounds the length of p's header ("<type>[<n>-][<nsp>,][<id>]").
+func headerMaxLen(p *Packet, binary bool) int {
+	n := 1 + len(p.Nsp) + 1 + 20 // type, nsp and ',', id (<= 20 digits)
 	if binary {
-		size += 21
+		n += 21 // count (<= 20 digits) and '-'
 	}
-	b := make([]byte, 0, size)
+	return n
+}
+
+// appendHeader appends p's header: with binary, the attachment count
+// natt follows the type.
+func appendHeader(b []byte, p *Packet, binary bool, natt int) []byte {
 	b = strconv.AppendUint(b, uint64(p.Type), 10)
 	if binary {
-		b = strconv.AppendInt(b, int64(len(p.Attachments)), 10)
+		b = strconv.AppendInt(b, int64(natt), 10)
 		b = append(b, '-')
 	}
-	if nsp != "" {
-		b = append(b, nsp...)
+	if p.Nsp != "" && p.Nsp != "/" {
+		b = append(b, p.Nsp...)
 		b = append(b, ',')
 	}
 	if p.HasID {
 		b = strconv.AppendUint(b, p.ID, 10)
 	}
-	return append(b, p.Data...)
+	return b
+}
+
+// EncodePacket encodes p with values as its payload, in the form Encode
+// writes, into one buffer whose first reserve bytes are left zero for the
+// caller: the text starts at b[reserve]. A transport that prefixes each
+// message (Engine.IO writes its packet type) can then send the buffer
+// as it is, where Encode's result would be copied.
+//
+// The payload is EncodeData(values); p.Data and p.Attachments are
+// ignored. The written type follows the values: an EVENT (Event or
+// BinaryEvent in p.Type) is written as BinaryEvent, with its attachment
+// count, when values hold binary and as Event otherwise; ACK likewise.
+// The attachments are returned, to be sent after the text, in order.
+// Binary values in a packet of another type are an error. The namespace
+// rule of Encode applies.
+func EncodePacket(p *Packet, values []any, reserve int) (b []byte, attachments [][]byte, err error) {
+	h := *p
+	switch h.Type {
+	case BinaryEvent:
+		h.Type = Event
+	case BinaryAck:
+		h.Type = Ack
+	}
+	e := dataEncoder{buf: make([]byte, reserve, reserve+headerMaxLen(&h, false)+estimateSize(values))}
+	e.buf = appendHeader(e.buf, &h, false, 0)
+	hdr := len(e.buf)
+	if err := e.array(values); err != nil {
+		return nil, nil, err
+	}
+	if len(e.atts) == 0 {
+		return e.buf, nil, nil
+	}
+	switch h.Type {
+	case Event:
+		h.Type = BinaryEvent
+	case Ack:
+		h.Type = BinaryAck
+	default:
+		return nil, nil, fmt.Errorf("parser: encode packet: binary data in a %s packet", h.Type)
+	}
+	// The attachment count goes before the namespace: write the header
+	// again (binary packets are the rare case).
+	data := e.buf[hdr:]
+	b = make([]byte, reserve, reserve+headerMaxLen(&h, true)+len(data))
+	b = appendHeader(b, &h, true, len(e.atts))
+	return append(b, data...), e.atts, nil
 }
 
 // IsReservedEvent reports whether name is reserved ("connect",

@@ -432,3 +432,112 @@ func TestDecodedPacketEqualsSpecStruct(t *testing.T) {
 		t.Fatalf("%+v != %+v", p, want)
 	}
 }
+
+func TestAddToMatchesSpec(t *testing.T) {
+	for _, tc := range specPackets {
+		d := NewDecoder(0)
+		var p Packet
+		done, err := d.AddTo(&p, []byte(tc.wire), false)
+		for i, a := range tc.p.Attachments {
+			if err != nil || done {
+				t.Fatalf("AddTo(%q) before attachment %d: %v, %v", tc.wire, i, done, err)
+			}
+			done, err = d.AddTo(&p, a, true)
+		}
+		if err != nil || !done {
+			t.Fatalf("AddTo(%q) = %v, %v", tc.wire, done, err)
+		}
+		if !packetsEqual(&p, &tc.p) {
+			t.Errorf("AddTo(%q) = %+v, want %+v", tc.wire, p, tc.p)
+		}
+	}
+}
+
+func TestAddToOverwritesPacket(t *testing.T) {
+	d := NewDecoder(0)
+	p := Packet{Type: BinaryAck, Nsp: "/old", ID: 9, HasID: true, Data: raw(`[1]`), Attachments: [][]byte{{1}}}
+	if done, err := d.AddTo(&p, []byte(`2["a"]`), false); err != nil || !done {
+		t.Fatal(done, err)
+	}
+	if want := (Packet{Type: Event, Nsp: "/", Data: raw(`["a"]`)}); !reflect.DeepEqual(p, want) {
+		t.Fatalf("got %+v, want %+v", p, want)
+	}
+}
+
+func TestAddToAllocatesOnlyThePayload(t *testing.T) {
+	d := NewDecoder(0)
+	msg := []byte(`2/chat,12["chat message",{"text":"hi"}]`)
+	var p Packet
+	if n := testing.AllocsPerRun(100, func() {
+		if done, err := d.AddTo(&p, msg, false); err != nil || !done {
+			t.Fatal(done, err)
+		}
+	}); n != 1 {
+		t.Fatalf("AddTo: %v allocations, want 1 (the payload copy)", n)
+	}
+}
+
+func TestEncodePacket(t *testing.T) {
+	bin := []byte{1, 2}
+	tests := []struct {
+		name    string
+		p       Packet
+		values  []any
+		reserve int
+		want    string
+		atts    [][]byte
+	}{
+		{"event", Packet{Type: Event, Nsp: "/"}, []any{"chat", "hi"}, 1, `2["chat","hi"]`, nil},
+		{"event nsp id", Packet{Type: Event, Nsp: "/admin", ID: 7, HasID: true}, []any{"e", raw(`{"a":1}`)}, 1, `2/admin,7["e",{"a":1}]`, nil},
+		{"ack no values", Packet{Type: Ack, ID: 3, HasID: true}, nil, 1, `33[]`, nil},
+		{"ack raw", Packet{Type: Ack, Nsp: "/", ID: 1, HasID: true}, []any{raw(`{"user":"bob"}`)}, 1, `31[{"user":"bob"}]`, nil},
+		{"no reserve", Packet{Type: Ack, ID: 1, HasID: true}, []any{1}, 0, `31[1]`, nil},
+		{"reserve 3", Packet{Type: Event}, []any{"e"}, 3, `2["e"]`, nil},
+		{"ignores Data and Attachments", Packet{Type: Event, Data: raw(`["x"]`), Attachments: [][]byte{{9}}}, []any{"e"}, 1, `2["e"]`, nil},
+		{"binary event", Packet{Type: Event, Nsp: "/admin", ID: 789, HasID: true}, []any{"up", bin, map[string]any{"b": bin}}, 1,
+			`52-/admin,789["up",{"_placeholder":true,"num":0},{"b":{"_placeholder":true,"num":1}}]`, [][]byte{bin, bin}},
+		{"binary ack", Packet{Type: Ack, ID: 15, HasID: true}, []any{bin}, 1, `61-15[{"_placeholder":true,"num":0}]`, [][]byte{bin}},
+		{"BinaryEvent without binary", Packet{Type: BinaryEvent}, []any{"e"}, 1, `2["e"]`, nil},
+		{"BinaryAck without binary", Packet{Type: BinaryAck, ID: 2, HasID: true}, []any{}, 1, `32[]`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, atts, err := EncodePacket(&tc.p, tc.values, tc.reserve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b[:tc.reserve], make([]byte, tc.reserve)) || string(b[tc.reserve:]) != tc.want {
+				t.Fatalf("got %q, want %d zero bytes then %q", b, tc.reserve, tc.want)
+			}
+			if !reflect.DeepEqual(atts, tc.atts) {
+				t.Fatalf("attachments %v, want %v", atts, tc.atts)
+			}
+			// Encode of the same payload writes the same text.
+			data, atts2, _ := EncodeData(tc.values)
+			p := Packet{Type: tc.p.Type, Nsp: tc.p.Nsp, ID: tc.p.ID, HasID: tc.p.HasID, Data: data, Attachments: atts2}
+			if p.Type == BinaryEvent || p.Type == BinaryAck {
+				p.Type -= BinaryEvent - Event
+			}
+			if len(atts2) > 0 {
+				p.Type += BinaryEvent - Event
+			}
+			if enc := string(Encode(&p)); enc != tc.want {
+				t.Fatalf("Encode writes %q", enc)
+			}
+		})
+	}
+	p := &Packet{Type: Ack, Nsp: "/chat", ID: 12, HasID: true}
+	values := []any{raw(`{"user":"bob","text":"hello"}`)}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = EncodePacket(p, values, 1) }); n != 1 {
+		t.Errorf("EncodePacket without binary: %v allocations, want 1", n)
+	}
+}
+
+func TestEncodePacketErrors(t *testing.T) {
+	if _, _, err := EncodePacket(&Packet{Type: Connect}, []any{[]byte{1}}, 1); err == nil {
+		t.Error("binary data in a CONNECT packet accepted")
+	}
+	if _, _, err := EncodePacket(&Packet{Type: Event}, []any{"e", math.NaN()}, 1); err == nil {
+		t.Error("NaN accepted")
+	}
+}
