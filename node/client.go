@@ -66,14 +66,18 @@ func (c *client) onConnectTimeout() {
 
 // OnMessage implements engineio.Handler.
 func (c *client) OnMessage(data []byte, binary bool) {
-	pkt, err := c.dec.Add(data, binary)
+	// The packet lives on the stack: nothing keeps it past this call
+	// (what a socket keeps, it copies or keeps the Data of).
+	var p parser.Packet
+	pkt := &p
+	done, err := c.dec.AddTo(pkt, data, binary)
 	if err != nil {
 		c.srv.cfg.Logger.Debug("invalid packet, closing", "sid", c.conn.ID(), "err", err)
 		c.srv.metrics.invalidPackets.Inc()
 		c.conn.Close(ReasonParseError)
 		return
 	}
-	if pkt == nil {
+	if !done {
 		return // waiting for attachments
 	}
 	if !c.allowPacket() {
@@ -239,6 +243,27 @@ func (c *client) disconnectAll() {
 // sendPacket encodes and queues one packet for this client.
 func (c *client) sendPacket(p *parser.Packet) error {
 	return c.send(encodeMessages(p), false)
+}
+
+// sendEncoded queues one packet encoded by parser.EncodePacket with one
+// spare leading byte, and its attachments.
+func (c *client) sendEncoded(b []byte, atts [][]byte, volatile bool) error {
+	m := engineio.NewTextMessageOwned(b)
+	if len(atts) == 0 {
+		// The common case: no slice to build (Send's variadic argument
+		// stays on the stack).
+		if volatile {
+			c.conn.TrySend(m)
+			return nil
+		}
+		return c.conn.Send(m)
+	}
+	msgs := make([]*engineio.Message, 0, 1+len(atts))
+	msgs = append(msgs, m)
+	for _, a := range atts {
+		msgs = append(msgs, engineio.NewBinaryMessage(a))
+	}
+	return c.send(msgs, volatile)
 }
 
 func (c *client) send(msgs []*engineio.Message, volatile bool) error {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -402,16 +401,23 @@ func (s *Socket) emit(event string, args []any, volatile bool) error {
 }
 
 func (s *Socket) sendEvent(values []any, id uint64, hasID, volatile bool) error {
-	data, atts, err := parser.EncodeData(values)
+	return s.sendValues(parser.Event, values, id, hasID, volatile)
+}
+
+// sendValues encodes and queues an EVENT or ACK packet carrying values
+// (BINARY_EVENT or BINARY_ACK when they hold binary).
+func (s *Socket) sendValues(t parser.Type, values []any, id uint64, hasID, volatile bool) error {
+	// One spare byte for the Engine.IO packet type: the buffer becomes
+	// the message as it is.
+	b, atts, err := parser.EncodePacket(&parser.Packet{Type: t, Nsp: s.ns.name, ID: id, HasID: hasID}, values, 1)
 	if err != nil {
 		return err
 	}
-	p := &parser.Packet{Type: parser.Event, Nsp: s.ns.name, ID: id, HasID: hasID, Data: data, Attachments: atts}
 	if len(atts) > 0 {
-		p.Type = parser.BinaryEvent
+		t += parser.BinaryEvent - parser.Event // the BINARY_ twin of EVENT or ACK
 	}
-	s.ns.srv.metrics.packetOut(p.Type, 1)
-	return s.client.send(encodeMessages(p), volatile)
+	s.ns.srv.metrics.packetOut(t, 1)
+	return s.client.sendEncoded(b, atts, volatile)
 }
 
 func (s *Socket) notifyOutgoing(event string, args []any) {
@@ -517,17 +523,23 @@ func (s *Socket) onClose(reason string) {
 }
 
 func (s *Socket) onEvent(pkt *parser.Packet) {
-	values, err := parser.DecodeData(pkt.Data, pkt.Attachments)
-	if err != nil || len(values) == 0 {
+	var (
+		ack AckFunc
+		dst []any
+	)
+	if pkt.HasID {
+		// The ack's state and the room for the arguments of a typical
+		// event come in one allocation.
+		a := &ackState{s: s, id: pkt.ID}
+		ack, dst = a.ack, a.args[:0]
+	}
+	name, values, err := parser.DecodeEvent(pkt.Data, pkt.Attachments, dst)
+	if err != nil {
 		s.client.conn.Close(ReasonParseError)
 		return
 	}
-	event := eventName(values[0])
-	args := Args(values[1:])
-	var ack AckFunc
-	if pkt.HasID {
-		ack = s.ackFunc(pkt.ID)
-	}
+	event := s.eventName(name)
+	args := Args(values)
 	hooks := s.hooks()
 	for _, h := range hooks {
 		if h.kind == hookAnyIn {
@@ -581,23 +593,22 @@ func (s *Socket) raiseError(err error) {
 	}
 }
 
-func (s *Socket) ackFunc(id uint64) AckFunc {
-	var sent atomic.Bool
-	return func(args ...any) error {
-		if !sent.CompareAndSwap(false, true) {
-			return ErrAckAlreadySent
-		}
-		data, atts, err := parser.EncodeData(args)
-		if err != nil {
-			return err
-		}
-		p := &parser.Packet{Type: parser.Ack, Nsp: s.ns.name, ID: id, HasID: true, Data: data, Attachments: atts}
-		if len(atts) > 0 {
-			p.Type = parser.BinaryAck
-		}
-		s.ns.srv.metrics.packetOut(p.Type, 1)
-		return s.client.sendPacket(p)
+// ackState is an acknowledgement owed to the client, whose ack method is
+// the event's AckFunc.
+type ackState struct {
+	s    *Socket
+	id   uint64
+	sent atomic.Bool
+	// args is room for the event's arguments (a handler keeping them
+	// keeps the ack's few bytes too): most events carry one or two.
+	args [2]any
+}
+
+func (a *ackState) ack(args ...any) error {
+	if !a.sent.CompareAndSwap(false, true) {
+		return ErrAckAlreadySent
 	}
+	return a.s.sendValues(parser.Ack, args, a.id, true, false)
 }
 
 func (s *Socket) onAck(pkt *parser.Packet) {
@@ -652,22 +663,27 @@ func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck ad
 	}
 }
 
-func eventName(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case json.RawMessage:
-		// Fast path (echo hot path): a plain string, no escapes to decode.
-		if n := len(x); n >= 2 && x[0] == '"' && x[n-1] == '"' && bytes.IndexByte(x, '\\') < 0 {
-			return string(x[1 : n-1])
+// eventName returns the event name whose first array element is name (a
+// JSON string or number, as parser.DecodeEvent checks). A plain string
+// naming one of the socket's handlers is returned as the handler's
+// interned name, without allocating.
+func (s *Socket) eventName(name json.RawMessage) string {
+	n := len(name)
+	if n >= 2 && name[0] == '"' && name[n-1] == '"' && bytes.IndexByte(name, '\\') < 0 {
+		text := name[1 : n-1]
+		s.mu.Lock()
+		hs := s.handlers
+		s.mu.Unlock()
+		for _, h := range hs {
+			if ev := h.event.Value(); ev == string(text) {
+				return ev
+			}
 		}
-		var str string
-		if json.Unmarshal(x, &str) == nil {
-			return str
-		}
-		return string(x) // a number: its JSON text
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+		return string(text)
 	}
-	return ""
+	var str string
+	if json.Unmarshal(name, &str) == nil {
+		return str
+	}
+	return string(name) // a number: its JSON text
 }

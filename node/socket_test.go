@@ -748,14 +748,22 @@ func TestPendingAcksBounded(t *testing.T) {
 }
 
 func TestEventNames(t *testing.T) {
+	s := &Socket{}
+	s.On("chat message", func(Args, AckFunc) {})
 	for raw, want := range map[string]string{
 		`"chat message"`: "chat message",
+		`"other"`:        "other",
 		`"caf\u00e9"`:    "café",
 		`"a\"b"`:         `a"b`,
 		`12`:             "12",
 	} {
-		if got := eventName(json.RawMessage(raw)); got != want {
+		if got := s.eventName(json.RawMessage(raw)); got != want {
 			t.Errorf("eventName(%s) = %q, want %q", raw, got, want)
 		}
+	}
+	// The name of a registered handler is its interned string.
+	raw := json.RawMessage(`"chat message"`)
+	if n := testing.AllocsPerRun(100, func() { _ = s.eventName(raw) }); n != 0 {
+		t.Errorf("eventName of a handled event: %v allocations, want 0", n)
 	}
 }
