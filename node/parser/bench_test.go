@@ -2,6 +2,7 @@ package parser
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +91,24 @@ func BenchmarkDecodeData(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkJSONValid measures the validator behind the Decoder's payload
+// check, DecodeData's split and EncodeData's json.RawMessage check, on
+// payloads made mostly of short strings and of one long one.
+func BenchmarkJSONValid(b *testing.B) {
+	for _, c := range []struct{ name, data string }{
+		{"chat", `["chat message",{"user":"bob","text":"hello world, how are you today?","at":1700000000}]`},
+		{"long", `["msg","` + strings.Repeat("lorem ipsum dolor sit amet, ", 40) + `"]`},
+	} {
+		data := []byte(c.data)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if !jsonValid(data) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
 }

@@ -1,5 +1,7 @@
 package parser
 
+import "encoding/binary"
+
 // maxNestingDepth is the deepest nesting of arrays and objects accepted,
 // the same limit as encoding/json's scanner, so that jsonValid agrees with
 // json.Valid on every input.
@@ -126,14 +128,22 @@ func scanKey(b []byte, i int) (int, bool) {
 
 // scanString validates the JSON string starting at b[i] ('"').
 func scanString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); {
-		c := b[i]
-		switch {
-		case c == '"':
-			return i + 1, true
-		case c < 0x20:
+	for i++; ; {
+		// Plain text, the bulk of a string, goes eight bytes at a time,
+		// then byte by byte to the byte that stopped it.
+		for i+8 <= len(b) && !hasStringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		for i < len(b) && !stringSpecial[b[i]] {
+			i++
+		}
+		if i >= len(b) {
 			return i, false
-		case c == '\\':
+		}
+		switch b[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
 			if i+1 >= len(b) {
 				return i, false
 			}
@@ -153,11 +163,38 @@ func scanString(b []byte, i int) (int, bool) {
 			default:
 				return i, false
 			}
-		default:
-			i++
+		default: // a control character
+			return i, false
 		}
 	}
-	return i, false
+}
+
+// stringSpecial marks the bytes scanString must look at in a string: '"',
+// '\\' and the control characters.
+var stringSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// Byte-lane constants of hasStringSpecial.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// hasStringSpecial reports whether one of the eight bytes of x (bytes of a
+// JSON string) is '"', '\\' or a control character (< 0x20), that is, one
+// scanString must look at. Each test is the classic exact "has a byte
+// less than n" bit trick: (x - n*0x01..) &^ x & 0x80.. is non-zero iff
+// some byte of x is below n (n <= 0x80); a byte equal to c is a zero byte
+// of x^(c*0x01..).
+func hasStringSpecial(x uint64) bool {
+	q := x ^ ('"' * lanes01)
+	bs := x ^ ('\\' * lanes01)
+	return ((q-lanes01)&^q|(bs-lanes01)&^bs|(x-0x20*lanes01)&^x)&lanes80 != 0
 }
 
 func isHex(c byte) bool {

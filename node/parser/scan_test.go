@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -86,5 +88,50 @@ func TestDecoderReusesNamespace(t *testing.T) {
 		}
 	}); allocs > 2 {
 		t.Errorf("decoding an event on a known namespace: %v allocs, want <= 2 (packet, data)", allocs)
+	}
+}
+
+// TestHasStringSpecial checks the eight-byte test against a byte loop, with
+// each lane in turn set to every byte value around the interesting ones.
+func TestHasStringSpecial(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, fill := range []byte{'a', ' ', 0x7f, 0x80, 0xff, '!', '#', '[', ']'} {
+		for lane := range 8 {
+			for v := range 256 {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[lane] = byte(v)
+				if got, want := hasStringSpecial(binary.LittleEndian.Uint64(b)), naive(b); got != want {
+					t.Fatalf("hasStringSpecial(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestScanStringLanes puts each special byte at every offset of strings
+// long enough to take the eight-byte path, and compares with json.Valid.
+func TestScanStringLanes(t *testing.T) {
+	for _, special := range []string{`"`, `\\`, `\"`, `\u00e9`, `\u00g9`, `\q`, "\x01", "\x1f", "\n", "é", "\xff", `\`} {
+		for n := range 24 {
+			for at := 0; at <= n; at++ {
+				s := `"` + strings.Repeat("x", at) + special + strings.Repeat("y", n-at) + `"`
+				if got, want := jsonValid([]byte(s)), json.Valid([]byte(s)); got != want {
+					t.Fatalf("jsonValid(%q) = %v, json.Valid = %v", s, got, want)
+				}
+				// Unterminated, cut at every length.
+				for cut := 1; cut < len(s); cut++ {
+					if got, want := jsonValid([]byte(s[:cut])), json.Valid([]byte(s[:cut])); got != want {
+						t.Fatalf("jsonValid(%q) = %v, json.Valid = %v", s[:cut], got, want)
+					}
+				}
+			}
+		}
 	}
 }
