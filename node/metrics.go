@@ -1,6 +1,7 @@
 package node
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +32,7 @@ type Metrics struct {
 	invalidPackets     prometheus.Counter
 	rateLimited        prometheus.Counter
 	connectionsRefused prometheus.Counter
-	queueBytes         prometheus.Gauge
+	queueBytes         prometheus.GaugeFunc // reads queued
 	redisPublishes     prometheus.Counter
 	redisPublishErrors prometheus.Counter
 	redisReceived      prometheus.Counter
@@ -42,6 +43,10 @@ type Metrics struct {
 	// every packet was a measurable share of the hot path.
 	engIn, engOut typeCounters
 	sioIn, sioOut [len(typeNames)]prometheus.Counter
+	// queued is the value of the writer_queue_bytes gauge, changed twice
+	// per message (queued, written): one atomic add where a Gauge's Add
+	// is a compare-and-swap loop on a float.
+	queued atomic.Int64
 }
 
 // engineTypes are the Engine.IO packet type names the engine reports.
@@ -51,6 +56,7 @@ var engineTypes = []string{"open", "close", "ping", "pong", "message", "upgrade"
 type typeCounters struct {
 	packets, bytes *prometheus.CounterVec
 	cached         map[string][2]prometheus.Counter
+	message        [2]prometheus.Counter // cached["message"], nearly every packet's
 }
 
 func newTypeCounters(packets, bytes *prometheus.CounterVec) typeCounters {
@@ -58,13 +64,17 @@ func newTypeCounters(packets, bytes *prometheus.CounterVec) typeCounters {
 	for _, t := range engineTypes {
 		tc.cached[t] = [2]prometheus.Counter{packets.WithLabelValues(t), bytes.WithLabelValues(t)}
 	}
+	tc.message = tc.cached["message"]
 	return tc
 }
 
-func (tc typeCounters) add(typ string, packets, bytes int) {
-	c, ok := tc.cached[typ]
-	if !ok {
-		c = [2]prometheus.Counter{tc.packets.WithLabelValues(typ), tc.bytes.WithLabelValues(typ)}
+func (tc *typeCounters) add(typ string, packets, bytes int) {
+	c := tc.message
+	if typ != "message" {
+		var ok bool
+		if c, ok = tc.cached[typ]; !ok {
+			c = [2]prometheus.Counter{tc.packets.WithLabelValues(typ), tc.bytes.WithLabelValues(typ)}
+		}
 	}
 	c[0].Add(float64(packets))
 	c[1].Add(float64(bytes))
@@ -92,7 +102,6 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		invalidPackets:     counter("invalid_packets_total", "Connections closed for a malformed Socket.IO packet."),
 		rateLimited:        counter("rate_limited_total", "Connections closed for exceeding the packet rate limit."),
 		connectionsRefused: counter("connections_refused_total", "Handshakes refused by the connection limit."),
-		queueBytes:         gauge("writer_queue_bytes", "Bytes queued in connection writers, not yet written."),
 		redisPublishes:     counter("redis_publishes_total", "Messages published to Redis."),
 		redisPublishErrors: counter("redis_errors_total", "Redis publish and subscription errors."),
 		redisReceived:      counter("redis_messages_received_total", "Messages received from Redis."),
@@ -103,6 +112,9 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"kind"}),
 	}
+	m.queueBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "sio", Name: "writer_queue_bytes", Help: "Bytes queued in connection writers, not yet written.",
+	}, func() float64 { return float64(m.queued.Load()) })
 	m.engIn = newTypeCounters(m.enginePacketsIn, m.engineBytesIn)
 	m.engOut = newTypeCounters(m.enginePacketsOut, m.engineBytesOut)
 	for i, name := range typeNames {
@@ -137,7 +149,7 @@ func (m *Metrics) engineHooks() engineio.Hooks {
 		PacketIn:        func(t string, n int) { m.engIn.add(t, 1, n) },
 		PacketOut:       func(t string, n int) { m.engOut.add(t, 1, n) },
 		PacketsOut:      func(t string, packets, n int) { m.engOut.add(t, packets, n) },
-		QueueBytes:      func(d int) { m.queueBytes.Add(float64(d)) },
+		QueueBytes:      func(d int) { m.queued.Add(int64(d)) },
 		VolatileDropped: func() { m.volatileDrops.Inc() },
 	}
 }
@@ -174,6 +186,10 @@ func (m *Metrics) packetIn(t parser.Type) {
 // packetOut counts n Socket.IO packets of type t queued to clients.
 func (m *Metrics) packetOut(t parser.Type, n int) {
 	if int(t) < len(m.sioOut) {
+		if n == 1 {
+			m.sioOut[t].Inc() // an integer add, where Add converts and checks a float
+			return
+		}
 		m.sioOut[t].Add(float64(n))
 	}
 }
@@ -193,10 +209,6 @@ func counter(name, help string) prometheus.Counter {
 
 func counterVec(name, help, label string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sio", Name: name, Help: help}, []string{label})
-}
-
-func gauge(name, help string) prometheus.Gauge {
-	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sio", Name: name, Help: help})
 }
 
 func gaugeVec(name, help, label string) *prometheus.GaugeVec {
