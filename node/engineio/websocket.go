@@ -243,10 +243,9 @@ var frameBufs = sync.Pool{New: func() any {
 // the queue stays empty for writerLinger yields. When the session is
 // closing and the queue is empty it sends the close frame and finalizes.
 //
-// Writing to ws.NetConn() directly is sound because this goroutine is the
-// connection's only data writer; the few control frames written through
-// gorilla (the pong answering a client ping, the close frame) are each one
-// write call on the same net.Conn, whose Write calls do not interleave.
+// This goroutine is the connection's only writer while it runs: control
+// frames (the pong answering a client ping) are queued like messages, and
+// the close frame is written here, by finishClose.
 func (c *Conn) writeLoop(ws *wsConn) {
 	defer c.srv.wg.Done()
 	nc := ws.nc
