@@ -11,15 +11,19 @@ func raiseFileLimit(need uint64) (uint64, error) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
 	}
-	if lim.Cur >= need {
-		return lim.Cur, nil
+	if uint64(lim.Cur) >= need {
+		return uint64(lim.Cur), nil
 	}
-	lim.Cur = min(need, lim.Max)
+	setRlim(&lim.Cur, min(need, uint64(lim.Max)))
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
 	}
-	return lim.Cur, nil
+	return uint64(lim.Cur), nil
 }
+
+// setRlim stores v in an Rlimit field, whose type is uint64 on Linux and
+// macOS but int64 on the BSDs.
+func setRlim[T int64 | uint64](p *T, v uint64) { *p = T(v) }
 
 // selfCPU returns the generator's user+system CPU time in seconds.
 func selfCPU() float64 {

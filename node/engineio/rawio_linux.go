@@ -7,6 +7,10 @@ import (
 	"unsafe"
 )
 
+// rawSocketIO tells whether websockets read and write their socket
+// through syscall.RawConn (non-blocking calls, parking, flushers).
+const rawSocketIO = true
+
 // sysRead and sysWrite are read(2) and write(2) on a non-blocking socket,
 // issued as raw system calls: they never block, so they skip the runtime's
 // entersyscall/exitsyscall bookkeeping, whose cost (and the wake-ups of

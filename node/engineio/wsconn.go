@@ -73,7 +73,7 @@ type wsConn struct {
 
 func newWSConn(s *Server, nc net.Conn) *wsConn {
 	w := &wsConn{srv: s, nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawSocketIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
 		}
