@@ -1,3 +1,7 @@
+//go:build unix
+
+// The failure tests freeze processes with SIGSTOP, which only Unix has.
+
 package integration_test
 
 import (
