@@ -366,20 +366,24 @@ func TestHeartbeatWebSocket(t *testing.T) {
 }
 
 func TestManySessionsHeartbeat(t *testing.T) {
-	e := newEnvEcho(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 30 * time.Millisecond}, false)
+	// Each answering client starts answering as soon as it is connected
+	// (answering only after all 30 dials let the first sessions' pong
+	// deadlines pass while later ones were still dialing), and the pong
+	// deadline leaves its goroutine room to be scheduled late under -race
+	// on a loaded machine.
+	e := newEnvEcho(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 200 * time.Millisecond}, false)
 	const n = 30
-	var wss []*websocket.Conn
 	var recs []*recorder
-	for i := 0; i < n; i++ {
-		ws := e.mustDial("EIO=4&transport=websocket")
-		readWS(t, ws)
-		wss = append(wss, ws)
-		recs = append(recs, e.nextConn())
-	}
 	// Even sessions answer pings, odd ones do not.
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for i := 0; i < n; i += 2 {
+	for i := 0; i < n; i++ {
+		ws := e.mustDial("EIO=4&transport=websocket")
+		readWS(t, ws)
+		recs = append(recs, e.nextConn())
+		if i%2 != 0 {
+			continue
+		}
 		wg.Add(1)
 		go func(ws *websocket.Conn) {
 			defer wg.Done()
@@ -396,7 +400,7 @@ func TestManySessionsHeartbeat(t *testing.T) {
 				default:
 				}
 			}
-		}(wss[i])
+		}(ws)
 	}
 	for i := 1; i < n; i += 2 {
 		if reason := recs[i].waitClose(t); reason != "ping timeout" {
