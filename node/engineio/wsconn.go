@@ -237,11 +237,8 @@ func (w *wsConn) lingerDone() bool {
 // connection cannot park (no poller on this platform, server closing,
 // socket closed) the reader stops lingering and stays.
 func (w *wsConn) park() bool {
-	if w.rn == 0 && w.rbuf != nil {
-		if len(*w.rbuf) == wsReadBufSize {
-			readBufs.Put(w.rbuf)
-		}
-		w.rbuf = nil
+	if w.rn == 0 {
+		w.dropBuf()
 	}
 	if w.srv.parkWS(w) {
 		return true
@@ -254,14 +251,18 @@ func (w *wsConn) park() bool {
 // endRead releases the reader's buffers when the read side ends.
 func (w *wsConn) endRead() {
 	w.readDone.Store(true)
-	if w.rbuf != nil {
-		if len(*w.rbuf) == wsReadBufSize {
-			readBufs.Put(w.rbuf)
-		}
-		w.rbuf = nil
-	}
+	w.dropBuf()
 	w.rn = 0
 	w.frag = nil
+}
+
+// dropBuf lets go of the read buffer, back to the pool if it came from it
+// (a buffer grown for a big frame is left to the GC).
+func (w *wsConn) dropBuf() {
+	if w.rbuf != nil && len(*w.rbuf) == wsReadBufSize {
+		readBufs.Put(w.rbuf)
+	}
+	w.rbuf = nil
 }
 
 // consume handles the complete frames in the read buffer and keeps a
@@ -301,17 +302,14 @@ func (w *wsConn) consume() readNext {
 			return next
 		}
 	}
-	pooled := len(*w.rbuf) == wsReadBufSize
 	w.rn = copy(*w.rbuf, buf[off:])
 	switch {
-	case w.rn == 0 && !pooled:
+	case w.rn == 0 && len(*w.rbuf) != wsReadBufSize:
 		w.rbuf = nil // a big frame was handled: back to a pooled buffer
 	case w.rn == len(*w.rbuf) && need > w.rn:
 		nb := make([]byte, min(need, 2*len(*w.rbuf)))
 		copy(nb, (*w.rbuf)[:w.rn])
-		if pooled {
-			readBufs.Put(w.rbuf)
-		}
+		w.dropBuf()
 		w.rbuf = &nb
 	}
 	return readMore
