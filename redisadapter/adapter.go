@@ -256,8 +256,8 @@ func (a *Adapter) enqueue(channel string, payload []byte) {
 // ---------------------------------------------------------------------------
 // Cluster-wide methods
 
-// Broadcast delivers pkt to the matching local sockets, then (unless
-// opts.Flags.Local) queues it for publication to the other nodes and
+// Broadcast queues pkt for publication to the other nodes (unless
+// opts.Flags.Local), then delivers it to the matching local sockets, and
 // returns without waiting for Redis. Local delivery happens even when
 // Redis is unreachable. It returns an error matching ErrPublishQueueFull
 // when the publish queue is full; failures of the publication itself are
@@ -280,13 +280,17 @@ func (a *Adapter) Broadcast(ctx context.Context, pkt *adapter.Packet, opts adapt
 		}
 		channel = a.ch.broadcastChannel(rooms)
 	}
+	// Queued for the other nodes before the local fan-out, as the Node
+	// adapter does: a big local room then does not delay the publish (and
+	// every remote delivery) by the time its writes take.
+	var perr error
+	if msg != nil {
+		perr = a.publishAsync(channel, msg)
+	}
 	if err := a.mem.Broadcast(ctx, pkt, opts); err != nil {
 		return err
 	}
-	if msg == nil {
-		return nil
-	}
-	return a.publishAsync(channel, msg)
+	return perr
 }
 
 // BroadcastWithAck delivers pkt asking every matching client for an ack.

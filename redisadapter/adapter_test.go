@@ -1006,3 +1006,51 @@ func TestGlobCharactersInNames(t *testing.T) {
 		t.Errorf("another namespace received %v", got)
 	}
 }
+
+// gatedNS holds local delivery until the test opens the gate.
+type gatedNS struct {
+	*adaptertest.FakeNamespace
+	gate chan struct{}
+}
+
+func (g *gatedNS) Deliver(pkt *adapter.Packet, sids []adapter.SocketID, flags adapter.BroadcastFlags, onAck adapter.AckFunc) int {
+	<-g.gate
+	return g.FakeNamespace.Deliver(pkt, sids, flags, onAck)
+}
+
+// TestBroadcastPublishesBeforeLocalDelivery checks that a broadcast is on
+// its way to the other nodes before the local fan-out runs (as the Node
+// adapter publishes first): node A's local delivery is held until node B
+// has received the packet, which never happens if A publishes only after
+// delivering locally.
+func TestBroadcastPublishesBeforeLocalDelivery(t *testing.T) {
+	_, client := newMiniredis(t)
+	opts := testOptions(uniqueKey(t))
+	gns := &gatedNS{FakeNamespace: adaptertest.NewFakeNamespace("/"), gate: make(chan struct{})}
+	a := newNodeNS(t, client, gns, opts)
+	a.ns = gns.FakeNamespace
+	gns.Attach(a.a)
+	b := newNode(t, client, "/", opts)
+	a.connect("a1", "room")
+	b.connect("b1", "room")
+
+	done := make(chan error, 1)
+	go func() {
+		done <- a.a.Broadcast(context.Background(),
+			&adapter.Packet{Type: adapter.PacketEvent, Data: []any{"news"}},
+			adapter.BroadcastOptions{Rooms: []adapter.Room{"room"}})
+	}()
+	ok := false
+	for deadline := time.Now().Add(waitTime); !ok && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		ok = slices.Equal(b.received("news"), []string{"b1"})
+	}
+	close(gns.gate)
+	if !ok {
+		t.Fatal("node B did not receive the broadcast while node A's local delivery was pending")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.waitReceived(t, "news", "a1")
+}
