@@ -136,10 +136,14 @@ func (b *bench) pollerFor(c *client) *poller {
 	return b.pollers[int(b.pollNext.Add(1))%len(b.pollers)]
 }
 
-// startPollers starts one poller per two CPUs the Go runtime may use (at
-// least one), or none where the platform has no poller.
+// startPollers starts cfg.Pollers pollers (0: one per CPU the Go runtime
+// may use), or none where the platform has no poller.
 func (b *bench) startPollers() {
-	for range max(1, runtime.GOMAXPROCS(0)/2) {
+	n := b.cfg.Pollers
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for range n {
 		p, err := newPoller(b)
 		if err != nil {
 			if !errors.Is(err, errors.ErrUnsupported) {

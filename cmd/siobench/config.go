@@ -34,6 +34,7 @@ type config struct {
 	Progress    time.Duration
 	MaxFrame    int
 	CPUProfile  string
+	Pollers     int
 }
 
 var scenarios = []string{"fanout", "rate", "idle", "echo"}
@@ -64,6 +65,7 @@ func parseConfig(args []string, errOut io.Writer) (config, error) {
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr; 0 disables")
 	fs.IntVar(&c.MaxFrame, "max-frame", 1<<20, "largest WebSocket frame accepted, in bytes")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile (pprof) to this file")
+	fs.IntVar(&c.Pollers, "pollers", 0, "Linux: epoll pollers reading the plain-TCP connections; 0 is one per CPU the Go runtime may use (GOMAXPROCS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -115,6 +117,7 @@ func (c *config) validate() error {
 		}
 	}
 	check(c.Clients > 0 && c.Clients <= 1_000_000, "-clients must be in 1..1000000")
+	check(c.Pollers >= 0 && c.Pollers <= 1024, "-pollers must be in 0..1024")
 	check(c.Messages > 0 && c.Messages <= 100_000_000, "-messages must be in 1..100000000")
 	check(c.Window > 0 && c.Window <= 1_000_000, "-window must be in 1..1000000")
 	check(c.Rate > 0 && c.Rate <= 1_000_000, "-rate must be in (0, 1000000]")

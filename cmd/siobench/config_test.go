@@ -30,6 +30,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"-urls", "ftp://x"}, "scheme"},
 		{[]string{"-urls", "http://"}, "no host"},
 		{[]string{"-clients", "0"}, "-clients"},
+		{[]string{"-pollers", "-1"}, "-pollers"},
 		{[]string{"-window", "-1"}, "-window"},
 		{[]string{"-rate", "0"}, "-rate"},
 		{[]string{"-pid", "abc"}, "-pid"},

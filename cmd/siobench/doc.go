@@ -55,7 +55,7 @@
 // -ramp handshakes in flight and the ramp stops once more than
 // max(10, clients/20) connections fail; RLIMIT_NOFILE is raised as
 // needed. Each connection has exactly one reader. On Linux, plain-TCP
-// connections are read by a few pollers (one per two CPUs), each serving
+// connections are read by pollers (-pollers; one per CPU), each serving
 // many connections from an epoll instance of its own with edge-triggered
 // notifications and raw non-blocking reads and writes; elsewhere, and for
 // TLS, each connection has a reader goroutine. A reader takes every frame

@@ -562,8 +562,8 @@ func TestReaderBufferedAtStart(t *testing.T) {
 // TestManyConnsPerPoller spreads connections over several pollers and
 // interleaves their traffic.
 func TestManyConnsPerPoller(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // two pollers
 	b := testBench(t)
+	b.cfg.Pollers = 3
 	const n = 20
 	recs := make([]*recorder, n)
 	srvs := make([]net.Conn, n)
@@ -573,8 +573,8 @@ func TestManyConnsPerPoller(t *testing.T) {
 		recs[i] = newRecorder()
 		c.start(recs[i])
 	}
-	if runtime.GOOS == "linux" && len(b.pollers) != 2 {
-		t.Fatalf("%d pollers, want 2", len(b.pollers))
+	if runtime.GOOS == "linux" && len(b.pollers) != 3 {
+		t.Fatalf("%d pollers, want 3 (-pollers 3)", len(b.pollers))
 	}
 	var wg sync.WaitGroup
 	for i := range n {
