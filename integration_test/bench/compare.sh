@@ -40,6 +40,13 @@
 #   ECHO_CLIENTS [50]  ECHO_DURATION [10s|3s]
 #   IDLE_CONNS [10000|1000]  IDLE_WINDOW [30s|10s]
 #   RUN_TIMEOUT [5m|2m]: siobench -timeout for each run
+#   GO_PROCS [auto]: GOMAXPROCS of each Go node. auto gives each of the N
+#            nodes of a case its share of the C cores, max(1, C/N): three
+#            nodes on two cores run with 1, one node with 2 (the Node
+#            reference is one thread per process). default leaves Go's
+#            default (every node sees all the cores; in a container Go
+#            follows the CPU limit but never goes below 2); a number sets
+#            it for every node.
 #
 # Output: progress on stderr, the table on stdout, every siobench JSON
 # line (with "case" and "round" added) in $OUT/results.jsonl, node and
@@ -70,6 +77,7 @@ ECHO_DURATION=${ECHO_DURATION:-$(q 10s 3s)}
 IDLE_CONNS=${IDLE_CONNS:-$(q 10000 1000)}
 IDLE_WINDOW=${IDLE_WINDOW:-$(q 30s 10s)}
 RUN_TIMEOUT=${RUN_TIMEOUT:-$(q 5m 2m)}
+GO_PROCS=${GO_PROCS:-auto}
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -78,6 +86,8 @@ for tool in go node jq curl redis-cli; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be 1..99"
+[[ $GO_PROCS == auto || $GO_PROCS == default || $GO_PROCS =~ ^[1-9][0-9]*$ ]] ||
+  die "GO_PROCS must be auto, default or a positive number"
 
 redis_hostport=${REDIS_URL#*://}
 redis_hostport=${redis_hostport##*@}
@@ -168,7 +178,12 @@ start_nodes() {
     if [[ $target == go ]]; then
       local args=(-addr "127.0.0.1:$port" -node-id "$target$i" -log-level warn)
       [[ -n $prefix ]] && args+=(-redis "$REDIS_URL" -redis-prefix "$prefix")
-      "$OUT/bin/sioserver" "${args[@]}" >"$logf" 2>&1 &
+      case $GO_PROCS in
+        default) "$OUT/bin/sioserver" "${args[@]}" >"$logf" 2>&1 & ;;
+        auto) GOMAXPROCS=$(( $(nproc) / count > 1 ? $(nproc) / count : 1 )) \
+                "$OUT/bin/sioserver" "${args[@]}" >"$logf" 2>&1 & ;;
+        *) GOMAXPROCS=$GO_PROCS "$OUT/bin/sioserver" "${args[@]}" >"$logf" 2>&1 & ;;
+      esac
     else
       SIO_ADDR="127.0.0.1:$port" SIO_NODE_ID="$target$i" SIO_REDIS_URL="${prefix:+$REDIS_URL}" \
         SIO_REDIS_PREFIX="${prefix:-socket.io}" node "$itest/js/refserver.js" >"$logf" 2>&1 &
@@ -292,7 +307,7 @@ row() { printf "%-44s %14s %14s %9s   %s\n" "$@"; }
 print_table() {
   local r g
   echo
-  echo "sio vs Node.js reference (socket.io 4.8 + redis-adapter 8): QUICK=$QUICK ROUNDS=$ROUNDS, $(nproc) cores, loopback, generator on the same cores"
+  echo "sio vs Node.js reference (socket.io 4.8 + redis-adapter 8): QUICK=$QUICK ROUNDS=$ROUNDS GO_PROCS=$GO_PROCS, $(nproc) cores, loopback, generator on the same cores"
   row "metric" "ref" "go" "go/ref" "goal"
   row "------" "---" "--" "------" "----"
   for c in $CASES; do
