@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -157,7 +158,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	hs := newHTTPServer(cfg, app.handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("listening", "addr", cfg.addr, "redis", cfg.redisURL != "")
+	log.Info("listening", "addr", cfg.addr, "redis", cfg.redisURL != "", "gomaxprocs", runtime.GOMAXPROCS(0))
 	select {
 	case err := <-errc:
 		return err
