@@ -57,8 +57,10 @@ type wsConn struct {
 	pl      atomic.Pointer[poller]
 	pollKey uint64
 
-	// Reader state, owned by the running reader.
-	rbuf     *[]byte // nil while parked with nothing buffered
+	// Reader state, owned by the running reader. With a raw socket, rbuf
+	// is held only while there are bytes to read or a partial frame in it:
+	// a reader waiting for data (lingering) holds none.
+	rbuf     *[]byte // nil while waiting or parked with nothing buffered
 	rn       int     // bytes in *rbuf
 	frag     []byte  // fragmented message being assembled
 	fragOp   byte
@@ -66,7 +68,6 @@ type wsConn struct {
 	hot      bool  // the reader never parks (no poller)
 	lastRead int64 // scheduler time of the last read that got data
 	readFn   func(fd uintptr) bool
-	rdst     []byte
 	rres     int
 	rerr     error
 }
@@ -134,10 +135,7 @@ func (w *wsConn) run() {
 		_ = w.nc.SetReadDeadline(time.Now().Add(w.srv.readLinger))
 	}
 	for {
-		if w.rbuf == nil {
-			w.rbuf = readBufs.Get().(*[]byte)
-		}
-		n, err := w.read((*w.rbuf)[w.rn:])
+		n, err := w.read()
 		if n > 0 {
 			w.rn += n
 			if w.rc != nil {
@@ -168,12 +166,16 @@ func (w *wsConn) run() {
 	}
 }
 
-// read reads into b: one non-blocking read through the raw socket, waiting
-// for readability (under the read deadline) when there is nothing, or a
-// plain Read when there is no raw socket. A closed peer is io.EOF.
-func (w *wsConn) read(b []byte) (int, error) {
+// read reads into the read buffer after its w.rn bytes: one non-blocking
+// read through the raw socket, waiting for readability (under the read
+// deadline) when there is nothing, or a plain Read when there is no raw
+// socket. A closed peer is io.EOF.
+func (w *wsConn) read() (int, error) {
 	if w.rc == nil {
-		n, err := w.nc.Read(b)
+		if w.rbuf == nil {
+			w.rbuf = readBufs.Get().(*[]byte)
+		}
+		n, err := w.nc.Read((*w.rbuf)[w.rn:])
 		if n > 0 {
 			return n, nil
 		}
@@ -185,10 +187,9 @@ func (w *wsConn) read(b []byte) (int, error) {
 	if w.readFn == nil {
 		w.readFn = w.readSome
 	}
-	w.rdst = b
 	err := w.rc.Read(w.readFn)
 	n, rerr := w.rres, w.rerr
-	w.rdst, w.rres, w.rerr = nil, 0, nil
+	w.rres, w.rerr = 0, nil
 	switch {
 	case err != nil:
 		return 0, err
@@ -200,14 +201,33 @@ func (w *wsConn) read(b []byte) (int, error) {
 	return n, nil
 }
 
+// testHookReadWait, when set (tests only, before any connection), runs on
+// the reader goroutine each time a raw read finds the socket empty and the
+// reader is about to wait.
+var testHookReadWait func(w *wsConn)
+
 // readSome is the raw read callback: false means "wait for readability".
+// It takes a buffer from the pool for the read and, when the socket is
+// empty and no partial frame is buffered, returns it before waiting, so
+// that only readers with bytes in hand hold one (a burst of new
+// connections, each lingering 100 ms, would otherwise fill the pool with
+// buffers that stay in the heap until two GC cycles after it).
 func (w *wsConn) readSome(fd uintptr) bool {
+	if w.rbuf == nil {
+		w.rbuf = readBufs.Get().(*[]byte)
+	}
 	for {
-		n, err := sysRead(fd, w.rdst)
+		n, err := sysRead(fd, (*w.rbuf)[w.rn:])
 		switch err {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if w.rn == 0 {
+				w.dropBuf()
+			}
+			if testHookReadWait != nil {
+				testHookReadWait(w)
+			}
 			return false
 		}
 		w.rres, w.rerr = n, err

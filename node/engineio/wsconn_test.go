@@ -478,3 +478,68 @@ func TestWSOverTLS(t *testing.T) {
 		t.Fatalf("reason %q", reason)
 	}
 }
+
+// TestWSWaitingReaderHoldsNoBuffer checks that a reader waiting for data
+// has returned its read buffer to the pool, unless it holds the start of a
+// frame, which must survive the wait.
+func TestWSWaitingReaderHoldsNoBuffer(t *testing.T) {
+	if !rawSocketIO {
+		t.Skip("no raw socket reads on this platform")
+	}
+	type wait struct {
+		held bool
+		rn   int
+	}
+	waits := make(chan wait, 64)
+	testHookReadWait = func(w *wsConn) {
+		select {
+		case waits <- wait{w.rbuf != nil, w.rn}:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookReadWait = nil }) // after the server's readers have stopped
+	e := newEnvEcho(t, Config{}, true)
+	ws, nc, _ := dialRaw(t, e)
+	next := func() wait {
+		t.Helper()
+		select {
+		case w := <-waits:
+			return w
+		case <-time.After(3 * time.Second):
+			t.Fatal("the reader did not wait for data")
+		}
+		return wait{}
+	}
+	drain := func() {
+		for {
+			select {
+			case <-waits:
+			default:
+				return
+			}
+		}
+	}
+
+	drain()
+	writeWS(t, ws, websocket.TextMessage, "4whole")
+	if _, s := readWS(t, ws); s != "4whole" {
+		t.Fatalf("echo %q", s)
+	}
+	if w := next(); w.held {
+		t.Fatalf("waiting after a whole frame with a buffer held (%d bytes in it)", w.rn)
+	}
+
+	drain()
+	frame := clientFrame(0x81, []byte("4split"), false)
+	netWrite(t, nc, frame[:4])
+	var w wait
+	for w = next(); w.rn == 0 && !w.held; w = next() {
+	}
+	if !w.held || w.rn != 4 {
+		t.Fatalf("waiting for the rest of a frame: buffer held %v with %d bytes; want the 4 bytes kept", w.held, w.rn)
+	}
+	netWrite(t, nc, frame[4:])
+	if _, s := readWS(t, ws); s != "4split" {
+		t.Fatalf("echo of the split frame %q", s)
+	}
+}
