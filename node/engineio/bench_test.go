@@ -84,10 +84,7 @@ func BenchmarkWebSocketBroadcast(b *testing.B) {
 	conns := make([]*Conn, 1000)
 	for i := range conns {
 		ws, _ := fakeServerWS(b, srv, false)
-		c := newConn(srv, strconv.Itoa(i), nil)
-		ws.c = c
-		c.ws, c.websocket = ws, true
-		conns[i] = c
+		conns[i] = wsSession(srv, ws, strconv.Itoa(i))
 	}
 	idle := func(c *Conn) bool { // everything written
 		c.mu.Lock()

@@ -32,10 +32,7 @@ func rawSessionPair(t *testing.T, srv *Server, id string) (*Conn, int) {
 	if ws.rc == nil {
 		t.Skip("no raw socket I/O on this platform")
 	}
-	c := newConn(srv, id, nil)
-	ws.c = c
-	c.ws, c.websocket = ws, true
-	return c, fds[1]
+	return wsSession(srv, ws, id), fds[1]
 }
 
 // TestFlusherYields checks that a flusher lets other goroutines run during

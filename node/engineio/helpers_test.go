@@ -382,6 +382,15 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
 }
 
+// wsSession returns a session of srv whose transport is the websocket ws,
+// as an upgrade leaves it, without a handshake.
+func wsSession(srv *Server, ws *wsConn, id string) *Conn {
+	c := newConn(srv, id, nil)
+	ws.c = c
+	c.ws, c.websocket = ws, true
+	return c
+}
+
 // fakeServerWS returns a server-side websocket of srv over a discardConn.
 func fakeServerWS(tb testing.TB, srv *Server, record bool) (*wsConn, *discardConn) {
 	tb.Helper()

@@ -56,10 +56,7 @@ func fakeWSConnCfg(t *testing.T, cfg Config) (*Conn, *discardConn) {
 	srv := NewServer(cfg, nil)
 	t.Cleanup(func() { srv.wg.Wait() })
 	ws, dc := fakeServerWS(t, srv, true)
-	c := newConn(srv, "w", nil)
-	ws.c = c
-	c.ws, c.websocket = ws, true
-	return c, dc
+	return wsSession(srv, ws, "w"), dc
 }
 
 // waitWritten waits until everything queued on c was written.
