@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -162,20 +161,11 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 
 // dial opens one in-process websocket session and sends CONNECT "/".
 func (env *benchEnv) dial(b *testing.B) *benchConn {
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := os.NewFile(uintptr(fds[0]), "bench-server")
-	nc, err := net.FileConn(f) // a dup, registered with the runtime poller
-	_ = f.Close()
+	nc, err := fileConn(fds[0]) // a dup, registered with the runtime poller
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -185,7 +175,7 @@ func (env *benchEnv) dial(b *testing.B) *benchConn {
 		b.Fatal(err)
 	}
 	c := &benchConn{UnixConn: uc, client: fds[1], written: &env.written, raw: benchRaw{rc, env.pipeW}}
-	env.srv.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, req)
+	env.srv.ServeHTTP(&benchHijacker{httptest.NewRecorder(), c}, wsUpgradeRequest())
 	if _, err := syscall.Write(c.client, maskedTextFrame("40")); err != nil {
 		b.Error(err)
 	}

@@ -248,6 +248,17 @@ func dialIdleOne(h http.Handler) (net.Conn, error) {
 		_ = server.Close()
 		return nil, err
 	}
+	h.ServeHTTP(&benchHijacker{httptest.NewRecorder(), server}, wsUpgradeRequest())
+	if _, err := client.Write(maskedTextFrame("40")); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return client, nil
+}
+
+// wsUpgradeRequest is a client's websocket upgrade request for an
+// in-process Engine.IO session.
+func wsUpgradeRequest() *http.Request {
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
@@ -255,12 +266,7 @@ func dialIdleOne(h http.Handler) (net.Conn, error) {
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString(key[:]))
-	h.ServeHTTP(&benchHijacker{httptest.NewRecorder(), server}, req)
-	if _, err := client.Write(maskedTextFrame("40")); err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-	return client, nil
+	return req
 }
 
 // fileConn turns a socket descriptor into a net.Conn (and closes fd: the
