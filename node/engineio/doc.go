@@ -34,9 +34,7 @@
 // itself into one pooled buffer (server frames are unmasked) and writes
 // them to the socket in one call. Queued sessions are written by a few
 // per-server flusher goroutines (at most GOMAXPROCS, running only while
-// there is work) in FIFO order, with non-blocking writes, yielding the CPU
-// every few dozen sessions so that a long fan-out does not hold back the
-// goroutines it woke (a broadcast's Redis publisher); a session whose
+// there is work) in FIFO order, with non-blocking writes; a session whose
 // socket buffer is full is handed to a goroutine of its own that blocks
 // under Config.WriteTimeout, so a slow client never holds up the others.
 // TLS sessions always use a goroutine of their own. SendDirect, for a packet

@@ -40,12 +40,6 @@ func newFlusher() *flusher {
 	return &flusher{max: max(1, runtime.GOMAXPROCS(0))}
 }
 
-// flusherYieldEvery is how many connections a flusher writes before it
-// yields: a big fan-out then does not hold a CPU for its whole length
-// while other goroutines wait (on a node with GOMAXPROCS=1, the Redis
-// publisher a broadcast has just woken, and with it every remote delivery).
-const flusherYieldEvery = 32
-
 // flusherLinger is how many times an idle flusher yields, re-checking the
 // list, before it exits.
 const flusherLinger = 2
@@ -87,16 +81,12 @@ func (f *flusher) pop() *Conn {
 
 func (f *flusher) run() {
 	defer f.wg.Done()
-	idle, served := 0, 0
+	idle := 0
 	for {
 		c := f.pop()
 		if c != nil {
 			idle = 0
 			c.flush()
-			if served++; served == flusherYieldEvery {
-				served = 0
-				runtime.Gosched()
-			}
 			continue
 		}
 		if idle < flusherLinger {
