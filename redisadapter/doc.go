@@ -50,8 +50,8 @@
 //
 // # Semantics
 //
-// The adapter follows the Node adapter: a broadcast is published (unless
-// the Local flag is set), then delivered to local sockets; a node ignores its
+// The adapter follows the Node adapter: a broadcast is delivered to local
+// sockets and published unless the Local flag is set; a node ignores its
 // own broadcasts, other namespaces, and broadcasts to a single room with
 // no local member (without decoding them). ServerCount is PUBSUB NUMSUB
 // of the request channel (summed over the masters of a Redis Cluster).
