@@ -35,6 +35,7 @@ type config struct {
 	MaxFrame    int
 	CPUProfile  string
 	Pollers     int
+	QuickAck    bool
 }
 
 var scenarios = []string{"fanout", "rate", "idle", "echo"}
@@ -65,6 +66,7 @@ func parseConfig(args []string, errOut io.Writer) (config, error) {
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr; 0 disables")
 	fs.IntVar(&c.MaxFrame, "max-frame", 1<<20, "largest WebSocket frame accepted, in bytes")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile (pprof) to this file")
+	fs.BoolVar(&c.QuickAck, "quickack", false, "Linux: leave the receivers' sockets in the kernel's quick-ACK mode (a pure ACK for every small message read) instead of delaying ACKs as a receiver across a network does; see the package doc")
 	fs.IntVar(&c.Pollers, "pollers", 0, "Linux: epoll pollers reading the plain-TCP connections; 0 is one per CPU the Go runtime may use (GOMAXPROCS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
