@@ -97,10 +97,12 @@ func setQuickAck(fd uintptr, on bool) {
 // CPU than the reads themselves.
 const rawWrites = true
 
-// rawRead reads from the non-blocking descriptor fd into p.
+// rawRead reads from the non-blocking socket fd into p. recvfrom(2)
+// without an address skips read(2)'s file layer (file position lock,
+// permission and notification hooks).
 func rawRead(fd uintptr, p []byte) (int, error) {
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
 		switch e {
 		case 0:
 			return int(r), nil
@@ -111,14 +113,15 @@ func rawRead(fd uintptr, p []byte) (int, error) {
 	}
 }
 
-// writeRaw writes fb.b to c.raw; a full socket buffer waits in the
-// netpoller, bounded by the write deadline, as net.Conn.Write does.
+// writeRaw writes fb.b to c.raw with send(2) (no SIGPIPE, no file layer);
+// a full socket buffer waits in the netpoller, bounded by the write
+// deadline, as net.Conn.Write does.
 func (c *client) writeRaw(fb *frameBuf) error {
 	if fb.fn == nil {
 		fb.fn = func(fd uintptr) bool {
 			for len(fb.rest) > 0 {
-				r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd,
-					uintptr(unsafe.Pointer(&fb.rest[0])), uintptr(len(fb.rest)))
+				r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd,
+					uintptr(unsafe.Pointer(&fb.rest[0])), uintptr(len(fb.rest)), syscall.MSG_NOSIGNAL, 0, 0)
 				switch e {
 				case 0:
 					fb.rest = fb.rest[r:]
