@@ -6,6 +6,7 @@ package integration_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -461,9 +464,7 @@ func TestNodeFailureDuringBroadcast(t *testing.T) {
 
 	// Frozen node (SIGSTOP): still subscribed in Redis, it answers
 	// nothing. Requests time out after 5s with the live nodes' answers.
-	if err := n3.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	freeze(t, n3.cmd.Process)
 	var wg sync.WaitGroup
 	var fetchRaw, sseRaw json.RawMessage
 	var fetchTook, sseTook time.Duration
@@ -678,9 +679,7 @@ func TestUnresponsiveRedisKeepsClients(t *testing.T) {
 	rs.mu.Lock()
 	cmd := rs.cmd
 	rs.mu.Unlock()
-	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	freeze(t, cmd.Process)
 	defer func() { _ = cmd.Process.Signal(syscall.SIGCONT) }()
 	// Longer than pingInterval+pingTimeout (1s+5s) of the test nodes.
 	for end := time.Now().Add(7 * time.Second); time.Now().Before(end); {
@@ -692,6 +691,40 @@ func TestUnresponsiveRedisKeepsClients(t *testing.T) {
 			t.Errorf("echo took %v with Redis frozen", took.Round(time.Millisecond))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// freeze stops p with SIGSTOP and returns once it is stopped. kill(2)
+// returns before the stop takes effect: one thread takes the signal and
+// then stops the others, so on a loaded machine the rest can run on for a
+// while (seen: a "frozen" node answering a cluster request 7 ms after the
+// signal). On Linux it waits until /proc shows every thread stopped;
+// elsewhere it waits a fixed 200 ms.
+func freeze(t *testing.T, p *os.Process) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	tasks := fmt.Sprintf("/proc/%d/task", p.Pid)
+	if _, err := os.Stat(tasks); err != nil {
+		time.Sleep(200 * time.Millisecond)
+		return
+	}
+	allStopped := func() bool {
+		entries, err := os.ReadDir(tasks)
+		if err != nil || len(entries) == 0 {
+			return false
+		}
+		for _, e := range entries {
+			st, err := os.ReadFile(filepath.Join(tasks, e.Name(), "status"))
+			if err != nil || !bytes.Contains(st, []byte("State:\tT")) {
+				return false
+			}
+		}
+		return true
+	}
+	if !eventually(5*time.Second, allStopped) {
+		t.Fatalf("process %d not stopped 5s after SIGSTOP", p.Pid)
 	}
 }
 
