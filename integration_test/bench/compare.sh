@@ -305,9 +305,10 @@ check() { if [[ -z $1 ]]; then echo "n/a"; elif [[ $(jq -n "$1") == true ]]; the
 row() { printf "%-44s %14s %14s %9s   %s\n" "$@"; }
 
 print_table() {
-  local r g
+  local r g cpu
   echo
-  echo "sio vs Node.js reference (socket.io 4.8 + redis-adapter 8): QUICK=$QUICK ROUNDS=$ROUNDS GO_PROCS=$GO_PROCS, $(nproc) cores, loopback, generator on the same cores"
+  cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+  echo "sio vs Node.js reference (socket.io 4.8 + redis-adapter 8): QUICK=$QUICK ROUNDS=$ROUNDS GO_PROCS=$GO_PROCS, $(nproc) cores${cpu:+ ($cpu)}, loopback, generator on the same cores"
   row "metric" "ref" "go" "go/ref" "goal"
   row "------" "---" "--" "------" "----"
   for c in $CASES; do
