@@ -69,8 +69,10 @@
 //
 // Receivers delay their TCP ACKs as a client across a network does: the
 // pollers turn the kernel's quick-ACK mode off (TCP_QUICKACK 0) before a
-// connection's first read and again after a quiet gap of 10 ms, so a
-// receiver ACKs every second small message instead of each one it reads.
+// connection's first read and again after a quiet gap of 30 ms (the
+// kernel's delayed-ACK timer, which turns it back on, waits 40 ms at
+// least), so a receiver ACKs every second small message instead of each
+// one it reads.
 // Over loopback each such ACK costs the generator a trip through the TCP
 // stack on the cores it shares with the nodes (40 % of its read time at
 // 50 messages/s to each of 1,000 receivers); -quickack keeps the kernel's
