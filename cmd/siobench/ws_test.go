@@ -357,9 +357,14 @@ func TestDialWSRefused(t *testing.T) {
 
 // testBench is a bench with no nodes whose connections accept messages
 // of up to 4 KiB; its connections and readers are closed with the test.
-func testBench(t testing.TB) *bench {
+// set, if given, changes the rest of the configuration.
+func testBench(t testing.TB, set ...func(*config)) *bench {
 	var errOut bytes.Buffer
-	b, err := newBench(config{MaxFrame: 4096}, io.Discard, &errOut)
+	cfg := config{MaxFrame: 4096}
+	for _, f := range set {
+		f(&cfg)
+	}
+	b, err := newBench(cfg, io.Discard, &errOut)
 	if err != nil {
 		t.Fatal(err)
 	}
