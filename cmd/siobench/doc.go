@@ -74,8 +74,8 @@
 // least), so a receiver ACKs every second small message instead of each
 // one it reads.
 // Over loopback each such ACK costs the generator a trip through the TCP
-// stack on the cores it shares with the nodes (40 % of its read time at
-// 50 messages/s to each of 1,000 receivers); -quickack keeps the kernel's
+// stack on the cores it shares with the nodes (46 % of its CPU at 50
+// messages/s to each of 1,000 receivers); -quickack keeps the kernel's
 // default, for comparison. Either way the nodes under test are the same.
 //
 // # Example
