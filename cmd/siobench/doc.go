@@ -21,6 +21,8 @@
 //   - rate: as fanout, but the publisher sends -rate broadcasts per second
 //     for -duration. Each message carries its scheduled send time, so a
 //     sender that falls behind shows up as latency (late_sends counts it).
+//     On Linux the publisher waits on a timerfd, not a time.Timer, whose
+//     millisecond granularity would add up to ~1 ms to every latency.
 //   - idle: -clients connections to the first node that only answer
 //     pings. Reports the node's resident memory per connection (against a
 //     reading taken before connecting, after -settle and at the end of the

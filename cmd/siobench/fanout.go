@@ -146,9 +146,12 @@ func (b *bench) runFanout(ctx context.Context, atRate bool) (*result, error) {
 	var sendErr error
 	total := cfg.Messages
 	interval := time.Duration(0)
+	var pace *pacer
 	if atRate {
 		total = max(1, int(cfg.Rate*cfg.Duration.Seconds()))
 		interval = time.Duration(float64(time.Second) / cfg.Rate)
+		pace = newPacer()
+		defer pace.close()
 	}
 send:
 	for seq := range total {
@@ -156,7 +159,7 @@ send:
 		if atRate {
 			due := firstSend + int64(seq)*int64(interval)
 			if wait := time.Duration(due - t); wait > 0 {
-				if sleep(ctx, wait) != nil {
+				if pace.sleep(ctx, wait) != nil {
 					break send
 				}
 			}
