@@ -290,13 +290,13 @@ func (c *Conn) SendDirect(msgs ...*Message) error {
 		return nil
 	}
 	// This goroutine is the writer until it hands over or goes idle.
-	ws, rc := c.ws, c.ws.rc
+	ws := c.ws
 	c.writerRunning = true
 	c.inflight = true
 	c.queueBytes += n
 	c.srv.cfg.Hooks.queueBytes(n)
 	c.mu.Unlock()
-	c.writeNow(ws, rc, msgs, false)
+	c.writeNow(ws, msgs, false)
 	return nil
 }
 

@@ -444,7 +444,7 @@ func (w *rawWriter) write(fd uintptr) bool {
 // or to a writer goroutine (a tail to write, a close to finish). owned
 // means msgs is a batch taken from the queue, cleared here before the
 // writer role is released.
-func (c *Conn) writeNow(ws *wsConn, rc syscall.RawConn, msgs []*Message, owned bool) {
+func (c *Conn) writeNow(ws *wsConn, msgs []*Message, owned bool) {
 	hooks := &c.srv.cfg.Hooks
 	bp := frameBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -467,7 +467,7 @@ func (c *Conn) writeNow(ws *wsConn, rc syscall.RawConn, msgs []*Message, owned b
 			end++
 		}
 		var n int
-		n, err = rawWrite(rc, buf)
+		n, err = ws.sendNow(buf)
 		if err != nil {
 			break
 		}
@@ -561,7 +561,7 @@ func (c *Conn) flush() {
 	c.queue = nil
 	c.inflight = true
 	c.mu.Unlock()
-	c.writeNow(ws, ws.rc, batch, true)
+	c.writeNow(ws, batch, true)
 }
 
 // writePartial writes the tail a direct write left, blocking under the

@@ -42,6 +42,16 @@ type wsConn struct {
 	// parking; nil when there is none (TLS, test doubles): then the reader
 	// blocks in nc.Read and never parks.
 	rc syscall.RawConn
+	// fd is rc's descriptor, for the writer's non-blocking writes that go
+	// around rc (see sendNow); -1 when there is none.
+	fd int
+	// users counts the sendNow calls using fd (low bits) and holds
+	// closingUsers once close was called: the descriptor is closed by
+	// whichever of close and the last such call comes second, so a write
+	// never reaches a number the kernel has reused for another socket.
+	users atomic.Int64
+	// ncClosed is set by the one call that closes nc.
+	ncClosed atomic.Bool
 
 	closed atomic.Bool
 	// grace is the timer dropping the connection wsCloseGrace after our
@@ -73,10 +83,11 @@ type wsConn struct {
 }
 
 func newWSConn(s *Server, nc net.Conn) *wsConn {
-	w := &wsConn{srv: s, nc: nc}
+	w := &wsConn{srv: s, nc: nc, fd: -1}
 	if sc, ok := nc.(syscall.Conn); ok && rawSocketIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
+			_ = rc.Control(func(fd uintptr) { w.fd = int(fd) })
 		}
 	}
 	return w
@@ -95,7 +106,63 @@ func (w *wsConn) close() {
 		return
 	}
 	w.srv.forgetWS(w)
-	_ = w.nc.Close()
+	if w.users.Add(closingUsers) == closingUsers {
+		w.closeNC()
+	}
+}
+
+// closingUsers is the bit of wsConn.users that close sets.
+const closingUsers = 1 << 62
+
+// closeNC closes the network connection; only the first call does.
+func (w *wsConn) closeNC() {
+	if !w.ncClosed.Swap(true) {
+		_ = w.nc.Close()
+	}
+}
+
+// sendNow writes b with non-blocking write calls until the kernel takes
+// no more, and returns the bytes written; it never waits. It is the
+// writer's path (one writer at a time per connection) and goes straight
+// to the descriptor: net's RawConn.Write would add its descriptor lock
+// and a reset of the runtime's poll state around each call, about a
+// twentieth of a broadcast's CPU on a node, and neither is needed by a
+// write that never parks. users keeps the descriptor open meanwhile.
+// After close it returns net.ErrClosed.
+func (w *wsConn) sendNow(b []byte) (int, error) {
+	if w.fd < 0 {
+		return rawWrite(w.rc, b)
+	}
+	if w.users.Add(1)&closingUsers != 0 {
+		w.releaseFD()
+		return 0, net.ErrClosed
+	}
+	n := 0
+	var err error
+	for n < len(b) {
+		k, e := sysWrite(uintptr(w.fd), b[n:])
+		if e == syscall.EINTR {
+			continue
+		}
+		if e == syscall.EAGAIN || (e == nil && k <= 0) {
+			break // the socket buffer is full: do not wait
+		}
+		if e != nil {
+			err = os.NewSyscallError("sendto", e)
+			break
+		}
+		n += k
+	}
+	w.releaseFD()
+	return n, err
+}
+
+// releaseFD ends a sendNow's use of fd, closing the connection if close
+// was called meanwhile.
+func (w *wsConn) releaseFD() {
+	if w.users.Add(-1) == closingUsers {
+		w.closeNC()
+	}
 }
 
 // closeAfterGrace closes the connection after wsCloseGrace unless it is
