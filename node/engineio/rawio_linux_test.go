@@ -29,7 +29,7 @@ func rawFD(t *testing.T, c syscall.Conn) uintptr {
 
 // tcpPair returns both ends of a loopback TCP connection, closed when
 // the test ends.
-func tcpPair(t *testing.T) (a, b net.Conn) {
+func tcpPair(t testing.TB) (a, b net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -175,20 +175,7 @@ func BenchmarkSocketWrite(b *testing.B) {
 	frame := append(NewTextMessage(benchPayload).appendWSHeader(nil), benchPayload...)
 	for _, mode := range []string{"rawconn", "direct"} {
 		b.Run(mode, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			a, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			peer, err := ln.Accept()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer peer.Close()
+			a, peer := tcpPair(b)
 			// Fixed buffer sizes turn the kernel's autotuning off: once
 			// full, the socket stays full.
 			_ = a.(*net.TCPConn).SetWriteBuffer(8 << 10)
