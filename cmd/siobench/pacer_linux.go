@@ -102,6 +102,9 @@ func (p *pacer) sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// precise reports whether the pacer waits on a timerfd.
+func (p *pacer) precise() bool { return p.f != nil }
+
 // close releases the timerfd.
 func (p *pacer) close() {
 	if p.f != nil {

@@ -16,4 +16,7 @@ func newPacer() *pacer { return &pacer{} }
 // sleep waits for d, or until ctx is done (returning its error).
 func (*pacer) sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
 
+// precise reports whether the pacer waits on a timerfd: never here.
+func (*pacer) precise() bool { return false }
+
 func (*pacer) close() {}

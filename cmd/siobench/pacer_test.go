@@ -13,7 +13,7 @@ import (
 func TestPacerNeverEarly(t *testing.T) {
 	p := newPacer()
 	defer p.close()
-	if runtime.GOOS == "linux" && p.f == nil {
+	if runtime.GOOS == "linux" && !p.precise() {
 		t.Fatal("newPacer: no timerfd on Linux")
 	}
 	ctx := context.Background()
