@@ -53,7 +53,12 @@
 // Websocket reads: one reader goroutine at a time per websocket reads
 // what the socket has into a pooled buffer, handles every complete frame
 // (unmasking in place, assembling fragments, answering pings, bounding a
-// message by MaxHTTPBufferSize) and waits for more. After 100 ms without
+// message by MaxHTTPBufferSize) and waits for more. The frames are handled
+// inside net's RawConn.Read callback, so a read that drained the socket
+// is followed by a wait, not by another read that would return EAGAIN
+// (one read call per message answered at once, not two); the callback
+// holds the same count as the writer's direct writes, so a close never
+// waits for a handler to return. After 100 ms without
 // data the reader returns its buffer and exits, and the connection parks:
 // the server's poller (an epoll instance, itself watched by the Go
 // runtime's poller; one per server, existing only while connections are

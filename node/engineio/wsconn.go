@@ -45,10 +45,12 @@ type wsConn struct {
 	// fd is rc's descriptor, for the writer's non-blocking writes that go
 	// around rc (see sendNow); -1 when there is none.
 	fd int
-	// users counts the sendNow calls using fd (low bits) and holds
-	// closingUsers once close was called: the descriptor is closed by
-	// whichever of close and the last such call comes second, so a write
-	// never reaches a number the kernel has reused for another socket.
+	// users counts the sendNow calls using fd and a reader inside its
+	// read callback (low bits), and holds closingUsers once close was
+	// called: the descriptor is closed by whichever of close and the last
+	// such user comes second, so a write never reaches a number the kernel
+	// has reused for another socket, and a close never waits for a
+	// handler running in the read callback (see readDispatch).
 	users atomic.Int64
 	// ncClosed is set by the one call that closes nc.
 	ncClosed atomic.Bool
@@ -75,11 +77,12 @@ type wsConn struct {
 	frag     []byte  // fragmented message being assembled
 	fragOp   byte
 	fragging bool
-	hot      bool  // the reader never parks (no poller)
-	lastRead int64 // scheduler time of the last read that got data
-	readFn   func(fd uintptr) bool
-	rres     int
-	rerr     error
+	hot      bool                  // the reader never parks (no poller)
+	lastRead int64                 // scheduler time of the last read that got data
+	readFn   func(fd uintptr) bool // w.readDispatch, bound once
+	holding  bool                  // readDispatch holds a count in users
+	next     readNext              // readDispatch's outcome of consume
+	rerr     error                 // readDispatch's read error (io.EOF for a closed peer)
 }
 
 func newWSConn(s *Server, nc net.Conn) *wsConn {
@@ -197,30 +200,40 @@ const (
 // connection and returns.
 func (w *wsConn) run() {
 	defer w.srv.wg.Done()
-	if w.rc != nil && !w.hot {
+	if w.rc == nil {
+		w.runPlain()
+		return
+	}
+	if !w.hot {
 		w.lastRead = w.srv.sched.now()
 		_ = w.nc.SetReadDeadline(time.Now().Add(w.srv.readLinger))
 	}
+	if w.readFn == nil {
+		w.readFn = w.readDispatch
+	}
 	for {
-		n, err := w.read()
-		if n > 0 {
-			w.rn += n
-			if w.rc != nil {
-				w.lastRead = w.srv.sched.now()
-			}
-			switch w.consume() {
-			case readClose:
-				w.endRead()
-				w.close()
-				return
-			case readStop:
-				w.endRead()
-				w.c.afterReadStop(w)
-				return
-			}
-			continue
+		w.next, w.rerr = readMore, nil
+		err := w.rc.Read(w.readFn)
+		if w.holding {
+			// Outside the callback: a close requested meanwhile may
+			// close the socket here.
+			w.holding = false
+			w.releaseFD()
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) && w.rc != nil && !w.hot {
+		switch {
+		case w.next == readClose:
+			w.endRead()
+			w.close()
+			return
+		case w.next == readStop:
+			w.endRead()
+			w.c.afterReadStop(w)
+			return
+		case w.rerr != nil:
+			err = w.rerr
+		case err == nil:
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded) && !w.hot:
 			if w.lingerDone() && w.park() {
 				return
 			}
@@ -233,39 +246,36 @@ func (w *wsConn) run() {
 	}
 }
 
-// read reads into the read buffer after its w.rn bytes: one non-blocking
-// read through the raw socket, waiting for readability (under the read
-// deadline) when there is nothing, or a plain Read when there is no raw
-// socket. A closed peer is io.EOF.
-func (w *wsConn) read() (int, error) {
-	if w.rc == nil {
+// runPlain is the reader of a connection without a raw socket (TLS, test
+// doubles): blocking reads, no parking.
+func (w *wsConn) runPlain() {
+	for {
 		if w.rbuf == nil {
 			w.rbuf = readBufs.Get().(*[]byte)
 		}
 		n, err := w.nc.Read((*w.rbuf)[w.rn:])
 		if n > 0 {
-			return n, nil
+			w.rn += n
+			switch w.consume() {
+			case readClose:
+				w.endRead()
+				w.close()
+				return
+			case readStop:
+				w.endRead()
+				w.c.afterReadStop(w)
+				return
+			}
+			continue
 		}
 		if err == nil {
 			err = io.ErrNoProgress
 		}
-		return 0, err
+		w.endRead()
+		w.c.onReadError(w, err)
+		w.close()
+		return
 	}
-	if w.readFn == nil {
-		w.readFn = w.readSome
-	}
-	err := w.rc.Read(w.readFn)
-	n, rerr := w.rres, w.rerr
-	w.rres, w.rerr = 0, nil
-	switch {
-	case err != nil:
-		return 0, err
-	case rerr != nil:
-		return 0, rerr
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
 }
 
 // testHookReadWait, when set (tests only, before any connection), runs on
@@ -273,35 +283,87 @@ func (w *wsConn) read() (int, error) {
 // reader is about to wait.
 var testHookReadWait func(w *wsConn)
 
-// readSome is the raw read callback: false means "wait for readability".
+// readDispatch is the raw read callback (false means "wait for
+// readability"): it reads what the socket has and handles the complete
+// frames right there, inside net's RawConn.Read, so that after a short
+// read (the socket drained) it waits without another read: the runtime
+// resets a socket's readiness only when RawConn.Read starts, so data that
+// arrives while the frames are handled still ends the wait. A message
+// answered at once (an echo, an ack) thus costs one read call, not two
+// (the second returning EAGAIN).
+//
+// Handling frames here holds the descriptor's read reference, and
+// closing a net.Conn waits for every reference: a handler that closes
+// the connection, or a goroutine that closes it while holding a lock a
+// handler waits for, would deadlock. So the callback also holds a count
+// in w.users, which makes wsConn.close leave the socket open; it drops
+// the count before it waits (unless a close came: then it returns
+// instead), or run drops it once RawConn.Read returned, closing the
+// socket if a close came meanwhile.
+//
 // It takes a buffer from the pool for the read and, when the socket is
 // empty and no partial frame is buffered, returns it before waiting, so
 // that only readers with bytes in hand hold one (a burst of new
 // connections, each lingering 100 ms, would otherwise fill the pool with
 // buffers that stay in the heap until two GC cycles after it).
-func (w *wsConn) readSome(fd uintptr) bool {
-	if w.rbuf == nil {
-		w.rbuf = readBufs.Get().(*[]byte)
+func (w *wsConn) readDispatch(fd uintptr) bool {
+	w.holding = true
+	if w.users.Add(1)&closingUsers != 0 {
+		w.rerr = net.ErrClosed
+		return true
 	}
 	for {
+		if w.rbuf == nil {
+			w.rbuf = readBufs.Get().(*[]byte)
+		}
+		space := len(*w.rbuf) - w.rn
 		n, err := sysRead(fd, (*w.rbuf)[w.rn:])
-		switch err {
-		case syscall.EINTR:
+		switch {
+		case err == syscall.EINTR:
 			continue
-		case syscall.EAGAIN:
-			if w.rn == 0 {
-				w.dropBuf()
-			}
-			if testHookReadWait != nil {
-				testHookReadWait(w)
-			}
+		case err == syscall.EAGAIN:
+			return w.readWait()
+		case err != nil:
+			w.rerr = err
+			return true
+		case n == 0:
+			w.rerr = io.EOF
+			return true
+		}
+		w.rn += n
+		if !w.hot {
+			w.lastRead = w.srv.sched.now()
+		}
+		if w.next = w.consume(); w.next != readMore {
+			return true
+		}
+		if n < space {
+			return w.readWait() // the socket was drained
+		}
+	}
+}
+
+// readWait ends a readDispatch that is to wait for readability: it drops
+// the read buffer when nothing is buffered and the callback's count in
+// w.users, and returns false; if a close came, it keeps the count and
+// returns true (run then drops it, outside the callback).
+func (w *wsConn) readWait() bool {
+	if w.rn == 0 {
+		w.dropBuf()
+	}
+	if testHookReadWait != nil {
+		testHookReadWait(w)
+	}
+	for {
+		u := w.users.Load()
+		if u&closingUsers != 0 {
+			w.rerr = net.ErrClosed
+			return true
+		}
+		if w.users.CompareAndSwap(u, u-1) {
+			w.holding = false
 			return false
 		}
-		w.rres, w.rerr = n, err
-		if err != nil {
-			w.rres = 0
-		}
-		return true
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -541,5 +542,56 @@ func TestWSWaitingReaderHoldsNoBuffer(t *testing.T) {
 	netWrite(t, nc, frame[4:])
 	if _, s := readWS(t, ws); s != "4split" {
 		t.Fatalf("echo of the split frame %q", s)
+	}
+}
+
+// TestWSCloseDoesNotWaitForHandler checks the read callback's guard: a
+// handler runs inside the reader's RawConn.Read callback (readDispatch),
+// which holds the socket's read reference, and net.Conn.Close waits for
+// every reference. A close from another goroutine (here closeNow, as a
+// heartbeat timeout or a slow-consumer close does) must return while the
+// handler still runs, and the socket must close once it returns.
+func TestWSCloseDoesNotWaitForHandler(t *testing.T) {
+	if !rawSocketIO {
+		t.Skip("no raw socket reads on this platform")
+	}
+	e := newEnvEcho(t, Config{}, false)
+	ws, _, r := dialRaw(t, e)
+	r.block = make(chan struct{})
+	r.inCall.Add(0) // publishes block to the reader, whose enter() updates the same word first
+	unblock := sync.OnceFunc(func() { close(r.block) })
+	defer unblock()
+	writeWS(t, ws, websocket.TextMessage, "4block")
+	select {
+	case <-r.entered:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the handler was not called")
+	}
+	closed := make(chan struct{})
+	go func() {
+		r.c.closeNow("forced close")
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		unblock()
+		t.Fatal("closeNow waited for the handler running in the reader's read callback")
+	}
+	unblock()
+	_ = ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the socket stayed open after the handler returned")
+		}
+		break
+	}
+	if reason := r.waitClose(t); reason != "forced close" {
+		t.Fatalf("OnClose reason %q, want \"forced close\"", reason)
 	}
 }
