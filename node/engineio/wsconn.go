@@ -90,7 +90,10 @@ func newWSConn(s *Server, nc net.Conn) *wsConn {
 	if sc, ok := nc.(syscall.Conn); ok && rawSocketIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
-			_ = rc.Control(func(fd uintptr) { w.fd = int(fd) })
+			// The descriptor RawConn.Write hands its callback: the
+			// socket's own, unless a wrapper redirects writes (the
+			// benchmarks count them in a pipe).
+			_ = rc.Write(func(fd uintptr) bool { w.fd = int(fd); return true })
 		}
 	}
 	return w
