@@ -452,7 +452,13 @@ func (c *Conn) writeNow(ws *wsConn, msgs []*Message, owned bool) {
 	done, doneBytes := 0, 0
 	partial := false
 	partialOff, partialBytes := 0, 0
-	err := c.setWriteDeadline(ws.nc)
+	var err error
+	if ws.fd < 0 {
+		// RawConn.Write fails once the write deadline has passed; the
+		// direct writes never look at it (they never wait), and the
+		// writer goroutine a partial write hands over to sets its own.
+		err = c.setWriteDeadline(ws.nc)
+	}
 	for err == nil && done < len(msgs) {
 		buf = buf[:0]
 		end, chunkBytes := done, 0
