@@ -17,7 +17,7 @@ import (
 // waits for its turn, and each write carries everything queued; the FIFO
 // also serves the connections of a room fairly.
 //
-// Flushers only ever write without blocking (Conn.tryWrite): a connection
+// Flushers only ever write without blocking (Conn.writeNow): a connection
 // whose socket buffer is full is handed to its own writer goroutine
 // (Conn.writeLoop), which may block under the write deadline, so one slow
 // client never holds up the others. Connections without a raw socket (TLS)
