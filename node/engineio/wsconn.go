@@ -224,13 +224,8 @@ func (w *wsConn) run() {
 			w.releaseFD()
 		}
 		switch {
-		case w.next == readClose:
-			w.endRead()
-			w.close()
-			return
-		case w.next == readStop:
-			w.endRead()
-			w.c.afterReadStop(w)
+		case w.next != readMore:
+			w.stopRead(w.next)
 			return
 		case w.rerr != nil:
 			err = w.rerr
@@ -242,11 +237,28 @@ func (w *wsConn) run() {
 			}
 			continue
 		}
-		w.endRead()
-		w.c.onReadError(w, err)
-		w.close()
+		w.readFailed(err)
 		return
 	}
+}
+
+// stopRead ends the reader after consume returned next (readClose or
+// readStop).
+func (w *wsConn) stopRead(next readNext) {
+	w.endRead()
+	if next == readStop {
+		w.c.afterReadStop(w)
+		return
+	}
+	w.close()
+}
+
+// readFailed ends the reader after a read error (io.EOF for a closed
+// peer).
+func (w *wsConn) readFailed(err error) {
+	w.endRead()
+	w.c.onReadError(w, err)
+	w.close()
 }
 
 // runPlain is the reader of a connection without a raw socket (TLS, test
@@ -259,14 +271,8 @@ func (w *wsConn) runPlain() {
 		n, err := w.nc.Read((*w.rbuf)[w.rn:])
 		if n > 0 {
 			w.rn += n
-			switch w.consume() {
-			case readClose:
-				w.endRead()
-				w.close()
-				return
-			case readStop:
-				w.endRead()
-				w.c.afterReadStop(w)
+			if next := w.consume(); next != readMore {
+				w.stopRead(next)
 				return
 			}
 			continue
@@ -274,9 +280,7 @@ func (w *wsConn) runPlain() {
 		if err == nil {
 			err = io.ErrNoProgress
 		}
-		w.endRead()
-		w.c.onReadError(w, err)
-		w.close()
+		w.readFailed(err)
 		return
 	}
 }
