@@ -290,6 +290,10 @@ func (w *wsConn) runPlain() {
 // reader is about to wait.
 var testHookReadWait func(w *wsConn)
 
+// testHookReadEAGAIN, when set (tests only, before any connection), runs
+// on the reader goroutine each time a raw read returns EAGAIN.
+var testHookReadEAGAIN func(w *wsConn)
+
 // readDispatch is the raw read callback (false means "wait for
 // readability"): it reads what the socket has and handles the complete
 // frames right there, inside net's RawConn.Read, so that after a short
@@ -329,6 +333,9 @@ func (w *wsConn) readDispatch(fd uintptr) bool {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
+			if testHookReadEAGAIN != nil {
+				testHookReadEAGAIN(w)
+			}
 			return w.readWait()
 		case err != nil:
 			w.rerr = err

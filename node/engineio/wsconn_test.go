@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -593,5 +594,32 @@ func TestWSCloseDoesNotWaitForHandler(t *testing.T) {
 	}
 	if reason := r.waitClose(t); reason != "forced close" {
 		t.Fatalf("OnClose reason %q, want \"forced close\"", reason)
+	}
+}
+
+// TestWSReaderWaitsWithoutEmptyRead checks that a message answered at
+// once costs the reader one read call: after a read that drained the
+// socket it waits for the next message without a read that returns
+// EAGAIN (readDispatch). Before, every message cost one such read.
+func TestWSReaderWaitsWithoutEmptyRead(t *testing.T) {
+	if !rawSocketIO {
+		t.Skip("no raw socket reads on this platform")
+	}
+	var eagain atomic.Int64
+	testHookReadEAGAIN = func(*wsConn) { eagain.Add(1) }
+	t.Cleanup(func() { testHookReadEAGAIN = nil }) // after the server's readers have stopped
+	e := newEnvEcho(t, Config{}, true)
+	ws, _, _ := dialRaw(t, e)
+	const n = 40
+	before := eagain.Load()
+	for i := range n {
+		msg := fmt.Sprintf("m%d", i)
+		writeWS(t, ws, websocket.TextMessage, "4"+msg)
+		if _, got := readWS(t, ws); got != "4"+msg {
+			t.Fatalf("echo %d = %q", i, got)
+		}
+	}
+	if got := eagain.Load() - before; got > n/4 {
+		t.Fatalf("%d reads returned EAGAIN for %d messages answered one at a time; want almost none", got, n)
 	}
 }
