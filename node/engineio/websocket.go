@@ -416,22 +416,30 @@ var rawWriters = sync.Pool{New: func() any {
 }}
 
 func (w *rawWriter) write(fd uintptr) bool {
-	for w.n < len(w.b) {
-		k, err := sysWrite(fd, w.b[w.n:])
+	w.n, w.err = writeSome(fd, w.b)
+	return true // never wait
+}
+
+// writeSome writes b to the non-blocking socket fd until it is all
+// written or the kernel takes no more (EAGAIN), and returns the bytes
+// written; it never waits.
+func writeSome(fd uintptr, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := sysWrite(fd, b[n:])
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return true // the socket buffer is full: do not wait
+			return n, nil // the socket buffer is full
 		case err != nil:
-			w.err = err
-			return true
+			return n, err
 		case k <= 0:
-			return true
+			return n, nil
 		}
-		w.n += k
+		n += k
 	}
-	return true
+	return n, nil
 }
 
 // writeNow writes msgs, whose bytes are counted in queueBytes, as the

@@ -143,22 +143,7 @@ func (w *wsConn) sendNow(b []byte) (int, error) {
 		w.releaseFD()
 		return 0, net.ErrClosed
 	}
-	n := 0
-	var err error
-	for n < len(b) {
-		k, e := sysWrite(uintptr(w.fd), b[n:])
-		if e == syscall.EINTR {
-			continue
-		}
-		if e == syscall.EAGAIN || (e == nil && k <= 0) {
-			break // the socket buffer is full: do not wait
-		}
-		if e != nil {
-			err = os.NewSyscallError("sendto", e)
-			break
-		}
-		n += k
-	}
+	n, err := writeSome(uintptr(w.fd), b)
 	w.releaseFD()
 	return n, err
 }
