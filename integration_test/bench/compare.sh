@@ -21,6 +21,12 @@
 #   echo3    3 nodes + Redis, ECHO_CLIENTS clients doing echo-with-ack in a
 #            closed loop for ECHO_DURATION
 #            goal: Go >= 2x the reference's round trips/s
+#            On Linux a third target runs too: three floorservers
+#            (integration_test/bench/floorserver, a minimal epoll server
+#            that does one read and one write per round trip and nothing
+#            else), the most round trips/s any server can reach on this
+#            machine with the generator on the same cores; floor/ref is
+#            the ceiling of go/ref. FLOOR=0 skips it.
 #   idle     1 node, IDLE_CONNS idle WebSocket connections, default
 #            heartbeats (25s/20s), IDLE_WINDOW measurement window
 #            goal: Go RSS per connection <= 8 KB; node CPU reported
@@ -78,6 +84,7 @@ IDLE_CONNS=${IDLE_CONNS:-$(q 10000 1000)}
 IDLE_WINDOW=${IDLE_WINDOW:-$(q 30s 10s)}
 RUN_TIMEOUT=${RUN_TIMEOUT:-$(q 5m 2m)}
 GO_PROCS=${GO_PROCS:-auto}
+FLOOR=${FLOOR:-$([[ $(uname -s) == Linux ]] && echo 1 || echo 0)}
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -158,6 +165,10 @@ alloc_port() {
 log "building sioserver and siobench into $OUT/bin"
 (cd "$root" && go build -o "$OUT/bin/sioserver" ./cmd/sioserver) || die "go build ./cmd/sioserver failed"
 (cd "$root" && go build -o "$OUT/bin/siobench" ./cmd/siobench) || die "go build ./cmd/siobench failed"
+if [[ $FLOOR == 1 ]]; then
+  (cd "$root" && go build -o "$OUT/bin/floorserver" ./integration_test/bench/floorserver) ||
+    die "go build ./integration_test/bench/floorserver failed"
+fi
 if [[ ! -d $itest/node_modules/socket.io || ! -d $itest/node_modules/@socket.io/redis-adapter ]]; then
   log "installing Node.js dependencies (npm ci)"
   (cd "$itest" && npm ci --no-audit --no-fund >"$OUT/logs/npm.log" 2>&1) || die "npm ci failed (see $OUT/logs/npm.log)"
@@ -175,7 +186,9 @@ start_nodes() {
   for i in $(seq "$count"); do
     alloc_port
     logf="$OUT/logs/$tag-$target-node$i.log"
-    if [[ $target == go ]]; then
+    if [[ $target == floor ]]; then
+      "$OUT/bin/floorserver" -addr "127.0.0.1:$port" >"$logf" 2>&1 &
+    elif [[ $target == go ]]; then
       local args=(-addr "127.0.0.1:$port" -node-id "$target$i" -log-level warn)
       [[ -n $prefix ]] && args+=(-redis "$REDIS_URL" -redis-prefix "$prefix")
       case $GO_PROCS in
@@ -267,8 +280,12 @@ run_case() {
         '{case: $c, label: $t, round: $r, scenario: "publishes", metrics: {publishes: $p, sent: '"$sent"'}}' \
         <<<"{}" >>"$results" ;;
     echo3)
-      start_nodes "$target" 3 "$prefix" "$c"
-      warmup
+      if [[ $target == floor ]]; then
+        start_nodes floor 3 "" "$c" # no rooms, so no warm-up fan-out
+      else
+        start_nodes "$target" 3 "$prefix" "$c"
+        warmup
+      fi
       bench "$c" "$target" "$round" -scenario echo -clients "$ECHO_CLIENTS" \
         -duration "$ECHO_DURATION" >/dev/null ;;
     idle)
@@ -285,7 +302,9 @@ run_case() {
 log "results in $OUT (QUICK=$QUICK ROUNDS=$ROUNDS CASES=\"$CASES\")"
 for c in $CASES; do
   for round in $(seq "$ROUNDS"); do
-    for target in ref go; do
+    targets="ref go"
+    [[ $c == echo3 && $FLOOR == 1 ]] && targets+=" floor"
+    for target in $targets; do
       log "$c: $target (round $round)"
       run_case "$c" "$target" "$round"
     done
@@ -356,6 +375,12 @@ print_table() {
         row "  latency p50 ms" "$(fmt "$(med echo3 ref .metrics.latency.p50_ms)" 3)" "$(fmt "$(med echo3 go .metrics.latency.p50_ms)" 3)" "" ""
         row "  latency p99 ms" "$(fmt "$(med echo3 ref .metrics.latency.p99_ms)" 3)" "$(fmt "$(med echo3 go .metrics.latency.p99_ms)" 3)" "" ""
         row "  generator CPU %" "$(fmt "$(med echo3 ref .metrics.gen_cpu_pct)" 0)" "$(fmt "$(med echo3 go .metrics.gen_cpu_pct)" 0)" "" ""
+        if [[ $FLOOR == 1 ]]; then
+          local f
+          f=$(med echo3 floor .metrics.round_trips_per_s)
+          row "  floorserver rt/s (in the go column)" "$(fmt "$r" 0)" "$(fmt "$f" 0)" "$(ratio "$r" "$f")" "ceiling of go/ref here"
+          row "  go / floorserver" "" "" "$(ratio "$f" "$g")" ""
+        fi
         ;;
       idle)
         r=$(med idle ref .metrics.rss_per_conn_bytes) g=$(med idle go .metrics.rss_per_conn_bytes)

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func startServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	s, err := newServer(ln.(*net.TCPListener))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.serve() }()
+	t.Cleanup(func() {
+		s.close()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("serve did not return after close")
+		}
+	})
+	return addr
+}
+
+func dial(t *testing.T, addr string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return ws
+}
+
+func read(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	typ, p, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != websocket.TextMessage {
+		t.Fatalf("message type %d, want text", typ)
+	}
+	return string(p)
+}
+
+func write(t *testing.T, ws *websocket.Conn, s string) {
+	t.Helper()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEchoSession runs the echo scenario's whole exchange: open packet,
+// CONNECT, and echo acks of small and 16-bit-length payloads, several
+// requests in one read included.
+func TestEchoSession(t *testing.T) {
+	addr := startServer(t)
+	ws := dial(t, addr)
+	if open := read(t, ws); !strings.HasPrefix(open, `0{"sid":"`) || !strings.Contains(open, `"pingInterval":25000`) {
+		t.Fatalf("open packet %q", open)
+	}
+	write(t, ws, "40")
+	if c := read(t, ws); !strings.HasPrefix(c, `40{"sid":"floor`) {
+		t.Fatalf("connect answer %q", c)
+	}
+	write(t, ws, `427["echo","hi"]`)
+	if a := read(t, ws); a != `437["hi"]` {
+		t.Fatalf("ack %q", a)
+	}
+	big := `"` + strings.Repeat("y", 300) + `"`
+	write(t, ws, `421234["echo",`+big+`]`)
+	if a := read(t, ws); a != `431234[`+big+`]` {
+		t.Fatalf("ack of 300 bytes: %q", a)
+	}
+	// Not echo, or no ack id: ignored.
+	write(t, ws, `42["echo","x"]`)
+	write(t, ws, `429["other","x"]`)
+	for i := range 3 {
+		write(t, ws, `42`+string(rune('1'+i))+`["echo",{"a":[1,2]}]`)
+	}
+	for i := range 3 {
+		if a, want := read(t, ws), `43`+string(rune('1'+i))+`[{"a":[1,2]}]`; a != want {
+			t.Fatalf("ack %d: %q, want %q", i, a, want)
+		}
+	}
+}
+
+// TestBadInputClosesOnlyThatConnection: an unmasked frame and a garbage
+// request end their own connection; another one keeps working.
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	addr := startServer(t)
+	good := dial(t, addr)
+	read(t, good)
+
+	bad := dial(t, addr)
+	read(t, bad)
+	nc := bad.UnderlyingConn()
+	if _, err := nc.Write([]byte{0x81, 0x02, '4', '0'}); err != nil { // unmasked
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := nc.Read(make([]byte, 16)); err == nil {
+		t.Fatalf("read %d bytes after an unmasked frame, want the connection closed", n)
+	}
+
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_, _ = raw.Write([]byte("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"))
+	_ = raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, _ := io.ReadAll(raw)
+	if !bytes.HasPrefix(resp, []byte("HTTP/1.1 404")) {
+		t.Fatalf("unknown path answered %q", resp)
+	}
+
+	write(t, good, "40")
+	read(t, good)
+	write(t, good, `421["echo",1]`)
+	if a := read(t, good); a != `431[1]` {
+		t.Fatalf("ack %q", a)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	addr := startServer(t)
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
