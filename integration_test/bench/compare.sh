@@ -4,7 +4,7 @@
 # @socket.io/redis-adapter 8) with cmd/siobench, on loopback, and print a
 # table of the results and their ratios.
 #
-# Usage: integration_test/bench/compare.sh            (full run, ~3 min; ROUNDS=3 ~9 min)
+# Usage: integration_test/bench/compare.sh            (full run, ~3 min; ROUNDS=3 ~10 min)
 #        QUICK=1 integration_test/bench/compare.sh    (smoke run, ~1 min)
 #
 # Cases (CASES, space-separated, default all):
