@@ -154,3 +154,78 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// maskedFrame is a client text frame of p with an all-zero mask.
+func maskedFrame(p string) []byte {
+	f := []byte{0x81}
+	if len(p) < 126 {
+		f = append(f, 0x80|byte(len(p)))
+	} else {
+		f = append(f, 0x80|126, byte(len(p)>>8), byte(len(p)))
+	}
+	return append(append(f, 0, 0, 0, 0), p...)
+}
+
+// upgraded returns a raw connection past the upgrade and the open packet.
+func upgraded(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	ws := dial(t, addr)
+	read(t, ws)
+	nc := ws.UnderlyingConn()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	return nc
+}
+
+// TestRequestsInOneWrite: every frame of one read is answered, in order,
+// including a frame split across two writes.
+func TestRequestsInOneWrite(t *testing.T) {
+	addr := startServer(t)
+	nc := upgraded(t, addr)
+	var batch []byte
+	for i := range 5 {
+		batch = append(batch, maskedFrame(`42`+string(rune('1'+i))+`["echo",`+string(rune('a'+i))+`]`)...)
+	}
+	last := maskedFrame(`429["echo",0]`)
+	if _, err := nc.Write(append(batch, last[:4]...)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := nc.Write(last[4:]); err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := range 5 {
+		p := `43` + string(rune('1'+i)) + `[` + string(rune('a'+i)) + `]`
+		want = append(want, 0x81, byte(len(p)))
+		want = append(want, p...)
+	}
+	want = append(want, 0x81, 6)
+	want = append(want, `439[0]`...)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, got); err != nil {
+		t.Fatalf("read %q: %v", got, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("answers\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestBounds: a 64-bit frame length and more than maxInput bytes of an
+// unfinished frame each close the connection.
+func TestBounds(t *testing.T) {
+	addr := startServer(t)
+	for name, input := range map[string][]byte{
+		"64-bit length": {0x81, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0},
+		"input bound":   append([]byte{0x81, 0x80 | 126, 0xff, 0xff, 0, 0, 0, 0}, make([]byte, maxInput)...),
+	} {
+		nc := upgraded(t, addr)
+		_, _ = nc.Write(input) // may fail once the server closed
+		if n, err := io.ReadAll(nc); err != nil && !isReset(err) || len(n) != 0 {
+			t.Errorf("%s: read %q, %v; want the connection closed", name, n, err)
+		}
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
