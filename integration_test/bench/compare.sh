@@ -21,12 +21,12 @@
 #   echo3    3 nodes + Redis, ECHO_CLIENTS clients doing echo-with-ack in a
 #            closed loop for ECHO_DURATION
 #            goal: Go >= 2x the reference's round trips/s
-#            On Linux a third target runs too: three floorservers
-#            (integration_test/bench/floorserver, a minimal epoll server
-#            that does one read and one write per round trip and nothing
-#            else), the most round trips/s any server can reach on this
-#            machine with the generator on the same cores; floor/ref is
-#            the ceiling of go/ref. FLOOR=0 skips it.
+#   On Linux, rate3 and echo3 run a third target: three floorservers
+#   (integration_test/bench/floorserver, a minimal epoll server that does
+#   one read and one write per echo round trip, one write per delivery
+#   and one PUBLISH per room message, and nothing else), the best any
+#   server can do on this machine with the generator on the same cores.
+#   FLOOR=0 skips it.
 #   idle     1 node, IDLE_CONNS idle WebSocket connections, default
 #            heartbeats (25s/20s), IDLE_WINDOW measurement window
 #            goal: Go RSS per connection <= 8 KB; node CPU reported
@@ -187,7 +187,9 @@ start_nodes() {
     alloc_port
     logf="$OUT/logs/$tag-$target-node$i.log"
     if [[ $target == floor ]]; then
-      "$OUT/bin/floorserver" -addr "127.0.0.1:$port" >"$logf" 2>&1 &
+      local fargs=(-addr "127.0.0.1:$port" -node-id "$target$i")
+      [[ -n $prefix ]] && fargs+=(-redis "$redis_host:$redis_port" -channel "$prefix")
+      "$OUT/bin/floorserver" "${fargs[@]}" >"$logf" 2>&1 &
     elif [[ $target == go ]]; then
       local args=(-addr "127.0.0.1:$port" -node-id "$target$i" -log-level warn)
       [[ -n $prefix ]] && args+=(-redis "$REDIS_URL" -redis-prefix "$prefix")
@@ -303,7 +305,7 @@ log "results in $OUT (QUICK=$QUICK ROUNDS=$ROUNDS CASES=\"$CASES\")"
 for c in $CASES; do
   for round in $(seq "$ROUNDS"); do
     targets="ref go"
-    [[ $c == echo3 && $FLOOR == 1 ]] && targets+=" floor"
+    [[ ($c == echo3 || $c == rate3) && $FLOOR == 1 ]] && targets+=" floor"
     for target in $targets; do
       log "$c: $target (round $round)"
       run_case "$c" "$target" "$round"
@@ -367,6 +369,14 @@ print_table() {
         gp=$(med rate3 go 'select(.scenario == "publishes") | .metrics | if .sent > 0 then .publishes / .sent else null end')
         row "  Redis PUBLISH per broadcast" "$(fmt "$rp" 2)" "$(fmt "$gp" 2)" "" "go == 1: $(check "${gp:+$gp == 1}")"
         row "  lost deliveries" "$(fmt "$(med rate3 ref .metrics.lost)" 0)" "$(fmt "$(med rate3 go .metrics.lost)" 0)" "" ""
+        if [[ $FLOOR == 1 ]]; then
+          local f fp
+          f=$(med rate3 floor .metrics.latency_cross_node.p99_ms)
+          fp=$(med rate3 floor 'select(.scenario == "publishes") | .metrics | if .sent > 0 then .publishes / .sent else null end')
+          row "  floorserver cross-node p99 ms (go column)" "" "$(fmt "$f" 2)" "" "floor of go here"
+          row "  floorserver cross-node p50 ms / PUBLISH" "" "$(fmt "$(med rate3 floor .metrics.latency_cross_node.p50_ms)" 2) / $(fmt "$fp" 2)" "" ""
+          row "  go / floorserver p99" "" "" "$(ratio "$f" "$g")" ""
+        fi
         ;;
       echo3)
         r=$(med echo3 ref .metrics.round_trips_per_s) g=$(med echo3 go .metrics.round_trips_per_s)

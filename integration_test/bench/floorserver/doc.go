@@ -1,30 +1,43 @@
-// Command floorserver is the kernel floor of the echo benchmark: the least
-// work any server can do per round trip of cmd/siobench's echo scenario on
-// the machine it runs on, so that integration_test/bench/compare.sh can
-// show how far the echo ratio is bounded by the operating system rather
-// than by the server.
+// Command floorserver is the floor of the echo and rate benchmarks: the
+// least work any server can do per round trip of cmd/siobench's echo
+// scenario and per delivery of its rate scenario on the machine it runs
+// on, so that integration_test/bench/compare.sh can show how far those
+// results are bounded by the operating system rather than by the server.
 //
-// It is not a Socket.IO server. It speaks exactly what the echo scenario
-// needs: the WebSocket upgrade of /socket.io/?EIO=4&transport=websocket,
-// the Engine.IO open packet, a Socket.IO CONNECT to "/" and the event
-// 42<id>["echo",<payload>], answered with 43<id>[<payload>]. Everything
-// else is ignored (no heartbeats, no rooms, no namespaces, no binary);
-// GET /readyz answers 200 so that the benchmark script can wait for it.
+// It is not a Socket.IO server. It speaks exactly what the benchmarks
+// need: the WebSocket upgrade of /socket.io/?EIO=4&transport=websocket,
+// the Engine.IO open packet, a Socket.IO CONNECT to "/", and the events
 //
-// One thread runs a level-triggered epoll loop over non-blocking sockets:
-// per readable socket one read, every complete frame answered, and one
-// write of all the answers; no allocation per message. That is one read
-// and one write system call per round trip and the epoll_wait calls
-// shared by everything that became readable together, which is what a
-// server cannot avoid with the socket API.
+//	42<id>["echo",<payload>]          acked 43<id>[<payload>]
+//	42<id>["join",<room>]             acked 43<id>[{"ok":true,"room":<room>}]
+//	42<id>["room message",<room>,<m>] acked 43<id>[{"ok":true}] (id optional)
 //
-// Bounds: a connection whose unread input exceeds 64 KiB, that sends a
-// frame longer than 65535 bytes or an unmasked frame, or whose output
+// A room message goes to the room's members as
+// 42["room message",{"room":<room>,"from":"<sid>","msg":<m>}], the chat
+// node's contract, built once per message. With -redis, nodes sharing a
+// -channel form a cluster: a node writes the frame to its own members and
+// PUBLISHes it once, with its -node-id and the room, for the others.
+// Everything else is ignored (no heartbeats, no leave, no namespaces, no
+// binary, no reconnection to Redis: losing Redis stops the server with an
+// error). GET /readyz answers 200 so that the benchmark script can wait
+// for it.
+//
+// One thread runs a level-triggered epoll loop over non-blocking sockets,
+// the Redis connections included: per readable socket one read, every
+// complete frame handled, and one write of all the answers; a room
+// message costs one write per member. That is one read and one write
+// system call per echo round trip and one write per delivery, plus the
+// epoll_wait calls shared by everything that became ready together: what
+// a server cannot avoid with the socket API.
+//
+// Bounds: a client whose unread input exceeds 64 KiB, that sends a frame
+// longer than 65535 bytes or an unmasked frame, or whose unwritten output
 // exceeds 256 KiB is closed; the other connections are unaffected.
 //
 // Linux only (epoll); elsewhere it exits with an error.
 //
 // Usage:
 //
-//	go run ./integration_test/bench/floorserver -addr 127.0.0.1:4900
+//	go run ./integration_test/bench/floorserver -addr 127.0.0.1:4900 \
+//	    [-redis 127.0.0.1:6379 -channel floor -node-id n1]
 package main

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 const (
@@ -16,53 +19,136 @@ const (
 	wsGUID    = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 )
 
-// server is the epoll loop. Only serve's goroutine touches conns; close
-// may be called from any goroutine.
+// config is what the flags set.
+type config struct {
+	redisAddr string // host:port; "" runs without Redis (rooms are local)
+	channel   string // the Redis channel every node publishes room messages on
+	nodeID    string // tells a node its own messages apart on the channel
+}
+
+// server is the epoll loop. Only serve's goroutine touches its state;
+// close may be called from any goroutine.
 type server struct {
+	cfg   config
 	lfd   int      // listening socket (non-blocking)
 	lfile *os.File // keeps lfd open
 	ep    int      // epoll instance
 	stop  int      // eventfd: close writes it, serve returns
 	conns map[int]*conn
-	next  uint64 // ids for sids
+	rooms map[string]*room // by the room name's JSON token
+	pub   *conn            // Redis connection for PUBLISH, nil without Redis
+	dead  []*conn          // closed by reap at the end of each batch
+	next  uint64           // ids for sids
 	rbuf  []byte
 }
 
-// conn is one client socket.
+// conn kinds.
+const (
+	client   = iota
+	redisSub // the SUBSCRIBEd connection: room messages of the other nodes
+	redisPub // the PUBLISH connection: replies are read and dropped
+)
+
+// conn is one socket in the epoll set.
 type conn struct {
 	fd    int
+	kind  int
 	in    []byte // unread input
 	out   []byte // unwritten output
 	ws    bool   // upgraded
 	armed bool   // EPOLLOUT requested
+	dead  bool   // queued for reap
+	sid   []byte
+	rooms []*room
 }
 
-// newServer takes over ln's socket. The listener must not be used after.
-func newServer(ln *net.TCPListener) (*server, error) {
+// room is the local members of one room.
+type room struct {
+	name    string
+	members []*conn
+}
+
+// newServer takes over ln's socket (the listener must not be used
+// after) and, with cfg.redisAddr, connects to Redis and subscribes.
+func newServer(ln *net.TCPListener, cfg config) (_ *server, err error) {
 	f, err := ln.File() // a dup of the socket, in blocking mode
 	_ = ln.Close()
 	if err != nil {
 		return nil, err
 	}
-	lfd := int(f.Fd())
-	if err := syscall.SetNonblock(lfd, true); err != nil {
+	s := &server{cfg: cfg, lfd: int(f.Fd()), lfile: f, ep: -1, stop: -1,
+		conns: map[int]*conn{}, rooms: map[string]*room{}, rbuf: make([]byte, 64<<10)}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if err := syscall.SetNonblock(s.lfd, true); err != nil {
 		return nil, err
 	}
-	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err != nil {
+	if s.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
 		return nil, err
 	}
 	stop, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if errno != 0 {
 		return nil, errno
 	}
-	s := &server{lfd: lfd, lfile: f, ep: ep, stop: int(stop), conns: map[int]*conn{}, rbuf: make([]byte, 64<<10)}
-	for _, fd := range []int{lfd, s.stop} {
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+	s.stop = int(stop)
+	for _, fd := range []int{s.lfd, s.stop} {
+		if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.redisAddr != "" {
+		if _, err := s.dialRedis(redisSub, respCommand(nil, "SUBSCRIBE", cfg.channel)); err != nil {
+			return nil, err
+		}
+		if s.pub, err = s.dialRedis(redisPub, nil); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// dialRedis connects to Redis, sends hello and, when it is a command,
+// waits for its reply before the socket joins the epoll set.
+func (s *server) dialRedis(kind int, hello []byte) (*conn, error) {
+	nc, err := net.DialTimeout("tcp", s.cfg.redisAddr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	if len(hello) > 0 {
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Write(hello); err != nil {
+			return nil, err
+		}
+		var b [256]byte
+		n, err := nc.Read(b[:])
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		if n == 0 || b[0] == '-' {
+			return nil, fmt.Errorf("redis: %q", b[:n])
+		}
+	}
+	f, err := nc.(*net.TCPConn).File()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := syscall.Dup(int(f.Fd()))
+	_ = f.Close()
+	if err != nil {
+		return nil, err
+	}
+	_ = syscall.SetNonblock(fd, true)
+	c := &conn{fd: fd, kind: kind, in: make([]byte, 0, 4096)}
+	if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		_ = syscall.Close(fd)
+		return nil, err
+	}
+	s.conns[fd] = c
+	return c, nil
 }
 
 // close makes serve return.
@@ -71,16 +157,22 @@ func (s *server) close() {
 	_, _ = syscall.Write(s.stop, one[:])
 }
 
-// serve runs the loop until close; it closes every socket on return.
-func (s *server) serve() error {
-	defer func() {
-		for fd := range s.conns {
+func (s *server) closeAll() {
+	for fd := range s.conns {
+		_ = syscall.Close(fd)
+	}
+	_ = s.lfile.Close()
+	for _, fd := range []int{s.ep, s.stop} {
+		if fd >= 0 {
 			_ = syscall.Close(fd)
 		}
-		_ = s.lfile.Close()
-		_ = syscall.Close(s.ep)
-		_ = syscall.Close(s.stop)
-	}()
+	}
+}
+
+// serve runs the loop until close, or until the Redis connection fails;
+// it closes every socket on return.
+func (s *server) serve() error {
+	defer s.closeAll()
 	evs := make([]syscall.EpollEvent, 256)
 	for {
 		n, err := syscall.EpollWait(s.ep, evs, -1)
@@ -97,10 +189,13 @@ func (s *server) serve() error {
 			case s.lfd:
 				s.accept()
 			default:
-				if c := s.conns[fd]; c != nil {
+				if c := s.conns[fd]; c != nil && !c.dead {
 					s.handle(c, ev.Events)
 				}
 			}
+		}
+		if err := s.reap(); err != nil {
+			return err
 		}
 	}
 }
@@ -120,9 +215,47 @@ func (s *server) accept() {
 	}
 }
 
-func (s *server) drop(c *conn) {
-	delete(s.conns, c.fd)
-	_ = syscall.Close(c.fd) // also removes it from the epoll set
+// kill queues c for reap; its descriptor stays open until then, so that
+// no event of the batch can name a reused descriptor.
+func (s *server) kill(c *conn) {
+	if !c.dead {
+		c.dead = true
+		s.dead = append(s.dead, c)
+	}
+}
+
+// reap closes the connections killed in the batch. Losing Redis ends
+// the server: without it the rooms would silently become node-local.
+func (s *server) reap() error {
+	var err error
+	for _, c := range s.dead {
+		for _, r := range c.rooms {
+			r.remove(c)
+			if len(r.members) == 0 {
+				delete(s.rooms, r.name)
+			}
+		}
+		delete(s.conns, c.fd)
+		_ = syscall.Close(c.fd) // also removes it from the epoll set
+		if c.kind != client {
+			err = errors.New("redis connection lost")
+		}
+	}
+	clear(s.dead)
+	s.dead = s.dead[:0]
+	return err
+}
+
+func (r *room) remove(c *conn) {
+	for i, m := range r.members {
+		if m == c {
+			last := len(r.members) - 1
+			r.members[i] = r.members[last]
+			r.members[last] = nil
+			r.members = r.members[:last]
+			return
+		}
+	}
 }
 
 // handle reads once, answers every complete frame and writes once.
@@ -131,23 +264,23 @@ func (s *server) handle(c *conn, events uint32) {
 		n, err := syscall.Read(c.fd, s.rbuf)
 		switch {
 		case n > 0:
-			if len(c.in)+n > maxInput {
-				s.drop(c)
+			if len(c.in)+n > maxInput && c.kind == client {
+				s.kill(c)
 				return
 			}
 			c.in = append(c.in, s.rbuf[:n]...)
 			if !s.process(c) {
-				s.drop(c)
+				s.kill(c)
 				return
 			}
 		case err == syscall.EAGAIN || err == syscall.EINTR:
 		default: // EOF or error
-			s.drop(c)
+			s.kill(c)
 			return
 		}
 	}
 	if len(c.out) > 0 && !s.flush(c) {
-		s.drop(c)
+		s.kill(c)
 	}
 }
 
@@ -160,8 +293,13 @@ func (s *server) flush(c *conn) bool {
 	if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
 		return false
 	}
+	return s.arm(c)
+}
+
+// arm asks for EPOLLOUT while c has output left, and only then: the
+// benchmarks never fill a socket, so this costs nothing per message.
+func (s *server) arm(c *conn) bool {
 	if want := len(c.out) > 0; want != c.armed {
-		// Only on the (rare) transitions: the echo never fills a socket.
 		ev := uint32(syscall.EPOLLIN)
 		if want {
 			ev |= syscall.EPOLLOUT
@@ -174,9 +312,38 @@ func (s *server) flush(c *conn) bool {
 	return len(c.out) <= maxOutput
 }
 
-// process consumes the complete request or frames in c.in, appending the
-// answers to c.out. It reports false when the connection must be closed.
+// send writes frame to c at once when nothing is queued before it.
+func (s *server) send(c *conn, frame []byte) {
+	if c.dead {
+		return
+	}
+	if len(c.out) == 0 {
+		n, err := syscall.Write(c.fd, frame)
+		if n == len(frame) {
+			return
+		}
+		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+			s.kill(c)
+			return
+		}
+		frame = frame[max(n, 0):]
+	}
+	c.out = append(c.out, frame...)
+	if !s.arm(c) {
+		s.kill(c)
+	}
+}
+
+// process consumes the complete requests, frames or Redis replies in
+// c.in. It reports false when the connection must be closed.
 func (s *server) process(c *conn) bool {
+	switch c.kind {
+	case redisPub:
+		c.in = c.in[:0] // PUBLISH replies: the receiver count, not needed
+		return true
+	case redisSub:
+		return s.processSub(c)
+	}
 	if !c.ws {
 		end := bytes.Index(c.in, []byte("\r\n\r\n"))
 		if end < 0 {
@@ -268,36 +435,223 @@ func (s *server) upgrade(c *conn, req []byte) bool {
 	return true
 }
 
-// answer appends the reply to one Socket.IO packet: CONNECT to "/" and
-// the echo event; everything else is ignored.
+var (
+	echoEvent = []byte(`["echo",`)
+	joinEvent = []byte(`["join",`)
+	roomEvent = []byte(`["room message",`)
+)
+
+// answer handles one Socket.IO packet: CONNECT to "/", echo, join and
+// room message; everything else is ignored.
 func (s *server) answer(c *conn, p []byte) {
-	var b [64]byte
-	switch {
-	case string(p) == "40" || bytes.HasPrefix(p, []byte("40{")):
+	if string(p) == "40" || bytes.HasPrefix(p, []byte("40{")) {
 		s.next++
-		m := append(b[:0], `40{"sid":"floor`...)
-		m = strconv.AppendUint(m, s.next, 10)
-		c.out = appendFrame(c.out, append(m, `"}`...))
-	case bytes.HasPrefix(p, []byte("42")):
-		i := 2
-		for i < len(p) && p[i] >= '0' && p[i] <= '9' {
-			i++
-		}
-		const event = `["echo",`
-		if i == 2 || !bytes.HasPrefix(p[i:], []byte(event)) {
-			return // no ack id, or not echo
-		}
+		c.sid = strconv.AppendUint(append(c.sid[:0], "floor"...), s.next, 10)
+		c.out = appendFrameHeader(c.out, len(`40{"sid":""}`)+len(c.sid))
+		c.out = append(c.out, `40{"sid":"`...)
+		c.out = append(c.out, c.sid...)
+		c.out = append(c.out, `"}`...)
+		return
+	}
+	if !bytes.HasPrefix(p, []byte("42")) {
+		return
+	}
+	i := 2
+	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+		i++
+	}
+	id, args := p[2:i], p[i:]
+	switch {
+	case bytes.HasPrefix(args, echoEvent) && len(id) > 0:
 		// 42<id>["echo",<payload>] -> 43<id>[<payload>]: the ack is the
-		// request with its type and first element cut, written as one frame.
-		args := p[i+len(event):]
-		n := 2 + (i - 2) + 1 + len(args)
-		c.out = appendFrameHeader(c.out, n)
-		c.out = append(c.out, '4', '3')
-		c.out = append(c.out, p[2:i]...)
-		c.out = append(c.out, '[')
-		c.out = append(c.out, args...)
+		// request with its type and first element cut.
+		rest := args[len(echoEvent):]
+		c.out = appendFrameHeader(c.out, 2+len(id)+1+len(rest))
+		c.out = append(append(append(append(c.out, '4', '3'), id...), '['), rest...)
+	case bytes.HasPrefix(args, joinEvent) && args[len(args)-1] == ']':
+		name := args[len(joinEvent) : len(args)-1]
+		if !jsonString(name) {
+			return
+		}
+		s.join(c, name)
+		if len(id) > 0 {
+			c.out = appendFrameHeader(c.out, 2+len(id)+len(`[{"ok":true,"room":}]`)+len(name))
+			c.out = append(append(append(c.out, '4', '3'), id...), `[{"ok":true,"room":`...)
+			c.out = append(append(c.out, name...), `}]`...)
+		}
+	case bytes.HasPrefix(args, roomEvent):
+		rest := args[len(roomEvent):]
+		end := stringEnd(rest)
+		if end < 0 || end >= len(rest) || rest[end] != ',' || rest[len(rest)-1] != ']' {
+			return
+		}
+		s.roomMessage(c, rest[:end], rest[end+1:len(rest)-1])
+		if len(id) > 0 {
+			c.out = appendFrameHeader(c.out, 2+len(id)+len(`[{"ok":true}]`))
+			c.out = append(append(append(c.out, '4', '3'), id...), `[{"ok":true}]`...)
+		}
 	}
 }
+
+func (s *server) join(c *conn, name []byte) {
+	r := s.rooms[string(name)]
+	if r == nil {
+		r = &room{name: string(name)}
+		s.rooms[r.name] = r
+	}
+	for _, have := range c.rooms {
+		if have == r {
+			return
+		}
+	}
+	r.members = append(r.members, c)
+	c.rooms = append(c.rooms, r)
+}
+
+// roomMessage builds the frame
+//
+//	42["room message",{"room":<name>,"from":"<sid>","msg":<msg>}]
+//
+// once, writes it to the room's local members and publishes it, with
+// the room and this node's id, for the other nodes.
+func (s *server) roomMessage(c *conn, name, msg []byte) {
+	const head, mid, tail = `42["room message",{"room":`, `,"from":"`, `","msg":`
+	size := len(head) + len(name) + len(mid) + len(c.sid) + len(tail) + len(msg) + 2
+	if size > 0xffff {
+		return // beyond the 16-bit frame lengths this server writes
+	}
+	frame := appendFrameHeader(make([]byte, 0, 4+size), size)
+	frame = append(append(frame, head...), name...)
+	frame = append(append(append(frame, mid...), c.sid...), tail...)
+	frame = append(append(frame, msg...), '}', ']')
+	if r := s.rooms[string(name)]; r != nil {
+		for _, m := range r.members {
+			s.send(m, frame)
+		}
+	}
+	if s.pub != nil {
+		// payload: <node id>\n<room>\n<frame>
+		payload := make([]byte, 0, len(s.cfg.nodeID)+len(name)+2+len(frame))
+		payload = append(append(append(append(payload, s.cfg.nodeID...), '\n'), name...), '\n')
+		payload = append(payload, frame...)
+		s.send(s.pub, respCommand(nil, "PUBLISH", s.cfg.channel, string(payload)))
+	}
+}
+
+// processSub delivers every complete "message" push in c.in.
+func (s *server) processSub(c *conn) bool {
+	p := c.in
+	for {
+		elems, rest, ok := parseArray(p)
+		if !ok {
+			return false
+		}
+		if rest == nil {
+			break // incomplete
+		}
+		p = rest
+		if len(elems) != 3 || string(elems[0]) != "message" {
+			continue // the subscribe confirmation
+		}
+		node, rest2, _ := bytes.Cut(elems[2], []byte("\n"))
+		name, frame, found := bytes.Cut(rest2, []byte("\n"))
+		if !found || string(node) == s.cfg.nodeID {
+			continue
+		}
+		if r := s.rooms[string(name)]; r != nil {
+			for _, m := range r.members {
+				s.send(m, frame)
+			}
+		}
+	}
+	c.in = c.in[:copy(c.in, p)]
+	return true
+}
+
+// parseArray parses one RESP array of bulk strings and integers. An
+// incomplete array gives a nil rest; a malformed one ok false.
+func parseArray(p []byte) (elems [][]byte, rest []byte, ok bool) {
+	n, p, ok := respLine(p, '*')
+	if !ok || p == nil {
+		return nil, nil, ok
+	}
+	for range n {
+		if len(p) == 0 {
+			return nil, nil, true
+		}
+		if p[0] == ':' {
+			i := bytes.Index(p, []byte("\r\n"))
+			if i < 0 {
+				return nil, nil, true
+			}
+			elems, p = append(elems, p[1:i]), p[i+2:]
+			continue
+		}
+		var size int
+		size, p, ok = respLine(p, '$')
+		if !ok || p == nil {
+			return nil, nil, ok
+		}
+		if len(p) < size+2 {
+			return nil, nil, true
+		}
+		elems, p = append(elems, p[:size]), p[size+2:]
+	}
+	if p == nil {
+		p = []byte{}
+	}
+	return elems, p, true
+}
+
+// respLine parses "<kind><n>\r\n"; an incomplete line gives a nil rest.
+func respLine(p []byte, kind byte) (n int, rest []byte, ok bool) {
+	i := bytes.Index(p, []byte("\r\n"))
+	if i < 0 {
+		return 0, nil, len(p) < 32
+	}
+	if i < 2 || p[0] != kind {
+		return 0, nil, false
+	}
+	n, err := strconv.Atoi(string(p[1:i]))
+	if err != nil || n < 0 || n > maxInput {
+		return 0, nil, false
+	}
+	rest = p[i+2:]
+	if rest == nil {
+		rest = []byte{}
+	}
+	return n, rest, true
+}
+
+// respCommand appends a RESP command.
+func respCommand(dst []byte, args ...string) []byte {
+	dst = append(strconv.AppendInt(append(dst, '*'), int64(len(args)), 10), '\r', '\n')
+	for _, a := range args {
+		dst = append(strconv.AppendInt(append(dst, '$'), int64(len(a)), 10), '\r', '\n')
+		dst = append(append(dst, a...), '\r', '\n')
+	}
+	return dst
+}
+
+// stringEnd returns the index just past the JSON string at the start of
+// p, or -1.
+func stringEnd(p []byte) int {
+	if len(p) == 0 || p[0] != '"' {
+		return -1
+	}
+	for i := 1; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// jsonString reports whether p is exactly one JSON string token.
+func jsonString(p []byte) bool { return stringEnd(p) == len(p) }
 
 func appendFrameHeader(dst []byte, n int) []byte {
 	if n < 126 {

@@ -14,19 +14,16 @@ import (
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	s, err := newServer(ln.(*net.TCPListener))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.serve() }()
-	t.Cleanup(func() {
-		s.close()
+	return startNode(t, config{nodeID: "test"})
+}
+
+func startNode(t *testing.T, cfg config) string {
+	t.Helper()
+	var done <-chan error
+	t.Cleanup(func() { // registered first, so it runs after the close
+		if done == nil {
+			return
+		}
 		select {
 		case err := <-done:
 			if err != nil {
@@ -36,7 +33,28 @@ func startServer(t *testing.T) string {
 			t.Error("serve did not return after close")
 		}
 	})
+	addr, d := startNodeDone(t, cfg)
+	done = d
 	return addr
+}
+
+// startNodeDone starts a server and closes it at cleanup; done receives
+// what serve returned.
+func startNodeDone(t *testing.T, cfg config) (string, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	s, err := newServer(ln.(*net.TCPListener), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.serve() }()
+	t.Cleanup(s.close)
+	return addr, done
 }
 
 func dial(t *testing.T, addr string) *websocket.Conn {
