@@ -15,6 +15,10 @@
 //     mixed_test.go and mixed_goemitter_test.go (TestMixedCluster*).
 //   - TestMain (harness_test.go) owns the temporary directory the
 //     sioserver binary is built into; the package has no other TestMain.
+//   - bench/: compare.sh runs cmd/siobench against the Go nodes, the
+//     Node.js reference and, for the echo and rate cases, bench/floorserver
+//     (a minimal epoll server: the least work any server can do per round
+//     trip or delivery); RESULTS.md keeps every table it produced.
 //
 // # Environment
 //
