@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,21 +115,77 @@ func TestRedisLossEndsServe(t *testing.T) {
 func TestParseArray(t *testing.T) {
 	msg := []byte("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n")
 	for i := range len(msg) {
-		if _, rest, ok := parseArray(msg[:i]); !ok || rest != nil {
+		if _, rest, ok := parseArray(nil, msg[:i]); !ok || rest != nil {
 			t.Fatalf("prefix of %d bytes: rest %q ok %v, want incomplete", i, rest, ok)
 		}
 	}
-	elems, rest, ok := parseArray(append(msg, '*'))
+	elems, rest, ok := parseArray(nil, append(msg, '*'))
 	if !ok || string(rest) != "*" || len(elems) != 3 || string(elems[2]) != "hello" {
 		t.Fatalf("elems %q rest %q ok %v", elems, rest, ok)
 	}
-	elems, _, ok = parseArray([]byte("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"))
+	elems, _, ok = parseArray(nil, []byte("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"))
 	if !ok || len(elems) != 3 || string(elems[2]) != "1" {
 		t.Fatalf("subscribe confirmation: %q %v", elems, ok)
 	}
 	for _, bad := range []string{"+OK\r\n", "*x\r\n", "*1\r\n$-1\r\n", "*1\r\n$99999999\r\n", strings.Repeat("*", 40)} {
-		if _, _, ok := parseArray([]byte(bad)); ok {
+		if _, _, ok := parseArray(nil, []byte(bad)); ok {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// socketPair returns a connected pair of stream sockets, closed at
+// cleanup.
+func socketPair(t *testing.T) (int, int) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+// TestNoAllocationPerMessage: answering an echo, a room message to a
+// member with a PUBLISH, and delivering a Redis push to a member allocate
+// nothing once the buffers have grown.
+func TestNoAllocationPerMessage(t *testing.T) {
+	s := &server{cfg: config{channel: "ch", nodeID: "n1"}, rooms: map[string]*room{}}
+	mfd, mpeer := socketPair(t)
+	pfd, ppeer := socketPair(t)
+	member := &conn{fd: mfd, sid: []byte("floor1")}
+	s.pub = &conn{fd: pfd, kind: redisPub}
+	s.join(member, []byte(`"r"`))
+	sender := &conn{fd: -1, sid: []byte("floor2"), out: make([]byte, 0, 4096)}
+	drain, pubDrain := make([]byte, 1<<16), make([]byte, 1<<16)
+	echo := []byte(`4212["echo","abc"]`)
+	roomMsg := []byte(`42["room message","r",{"t":1,"seq":2}]`)
+	payload := "n2\n\"r\"\n" + string(appendFrame(nil, []byte(`42["x"]`)))
+	push := []byte("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$" + strconv.Itoa(len(payload)) + "\r\n" + payload + "\r\n")
+	sub := &conn{fd: -1, kind: redisSub, in: make([]byte, 0, 4096)}
+	var memberGot []byte
+	run := func() {
+		sender.out = sender.out[:0]
+		s.answer(sender, echo)
+		s.answer(sender, roomMsg)
+		sub.in = append(sub.in[:0], push...)
+		if !s.processSub(sub) || len(sub.in) != 0 {
+			t.Fatalf("push not consumed: %q", sub.in)
+		}
+		got, _ := syscall.Read(mpeer, drain)
+		memberGot = drain[:max(got, 0)]
+		_, _ = syscall.Read(ppeer, pubDrain)
+	}
+	run()
+	if got, want := string(sender.out), string(appendFrame(nil, []byte(`4312["abc"]`))); got != want {
+		t.Fatalf("sender got %q, want only the echo ack %q", got, want)
+	}
+	want := string(appendFrame(nil, []byte(`42["room message",{"room":"r","from":"floor2","msg":{"t":1,"seq":2}}]`))) +
+		string(appendFrame(nil, []byte(`42["x"]`)))
+	if string(memberGot) != want {
+		t.Fatalf("member got %q, want %q", memberGot, want)
+	}
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Fatalf("%.1f allocations per echo + room message + push, want 0", n)
 	}
 }

@@ -40,6 +40,11 @@ type server struct {
 	dead  []*conn          // closed by reap at the end of each batch
 	next  uint64           // ids for sids
 	rbuf  []byte
+
+	// Scratch reused for every room message, so that none allocates.
+	frame []byte   // the room message frame
+	cmd   []byte   // the PUBLISH command
+	elems [][]byte // the elements of a Redis push
 }
 
 // conn kinds.
@@ -520,29 +525,39 @@ func (s *server) roomMessage(c *conn, name, msg []byte) {
 	if size > 0xffff {
 		return // beyond the 16-bit frame lengths this server writes
 	}
-	frame := appendFrameHeader(make([]byte, 0, 4+size), size)
+	frame := appendFrameHeader(s.frame[:0], size)
 	frame = append(append(frame, head...), name...)
 	frame = append(append(append(frame, mid...), c.sid...), tail...)
 	frame = append(append(frame, msg...), '}', ']')
+	s.frame = frame
 	if r := s.rooms[string(name)]; r != nil {
 		for _, m := range r.members {
-			s.send(m, frame)
+			s.send(m, frame) // send copies what it cannot write at once
 		}
 	}
 	if s.pub != nil {
-		// payload: <node id>\n<room>\n<frame>
-		payload := make([]byte, 0, len(s.cfg.nodeID)+len(name)+2+len(frame))
-		payload = append(append(append(append(payload, s.cfg.nodeID...), '\n'), name...), '\n')
-		payload = append(payload, frame...)
-		s.send(s.pub, respCommand(nil, "PUBLISH", s.cfg.channel, string(payload)))
+		s.cmd = appendPublish(s.cmd[:0], s.cfg.channel, s.cfg.nodeID, name, frame)
+		s.send(s.pub, s.cmd)
 	}
+}
+
+// appendPublish appends PUBLISH channel "<node>\n<room>\n<frame>".
+func appendPublish(dst []byte, channel, node string, room, frame []byte) []byte {
+	dst = append(dst, "*3\r\n$7\r\nPUBLISH\r\n$"...)
+	dst = append(strconv.AppendInt(dst, int64(len(channel)), 10), '\r', '\n')
+	dst = append(append(dst, channel...), "\r\n$"...)
+	dst = strconv.AppendInt(dst, int64(len(node)+1+len(room)+1+len(frame)), 10)
+	dst = append(append(append(dst, '\r', '\n'), node...), '\n')
+	dst = append(append(append(dst, room...), '\n'), frame...)
+	return append(dst, '\r', '\n')
 }
 
 // processSub delivers every complete "message" push in c.in.
 func (s *server) processSub(c *conn) bool {
 	p := c.in
 	for {
-		elems, rest, ok := parseArray(p)
+		elems, rest, ok := parseArray(s.elems[:0], p)
+		s.elems = elems
 		if !ok {
 			return false
 		}
@@ -568,21 +583,22 @@ func (s *server) processSub(c *conn) bool {
 	return true
 }
 
-// parseArray parses one RESP array of bulk strings and integers. An
-// incomplete array gives a nil rest; a malformed one ok false.
-func parseArray(p []byte) (elems [][]byte, rest []byte, ok bool) {
+// parseArray parses one RESP array of bulk strings and integers,
+// appending its elements to elems. An incomplete array gives a nil rest;
+// a malformed one ok false.
+func parseArray(elems [][]byte, p []byte) (_ [][]byte, rest []byte, ok bool) {
 	n, p, ok := respLine(p, '*')
 	if !ok || p == nil {
-		return nil, nil, ok
+		return elems[:0], nil, ok
 	}
 	for range n {
 		if len(p) == 0 {
-			return nil, nil, true
+			return elems[:0], nil, true
 		}
 		if p[0] == ':' {
 			i := bytes.Index(p, []byte("\r\n"))
 			if i < 0 {
-				return nil, nil, true
+				return elems[:0], nil, true
 			}
 			elems, p = append(elems, p[1:i]), p[i+2:]
 			continue
@@ -590,10 +606,10 @@ func parseArray(p []byte) (elems [][]byte, rest []byte, ok bool) {
 		var size int
 		size, p, ok = respLine(p, '$')
 		if !ok || p == nil {
-			return nil, nil, ok
+			return elems[:0], nil, ok
 		}
 		if len(p) < size+2 {
-			return nil, nil, true
+			return elems[:0], nil, true
 		}
 		elems, p = append(elems, p[:size]), p[size+2:]
 	}
