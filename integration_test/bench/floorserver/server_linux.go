@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -148,7 +149,7 @@ func (s *server) dialRedis(kind int, hello []byte) (*conn, error) {
 	}
 	_ = syscall.SetNonblock(fd, true)
 	c := &conn{fd: fd, kind: kind, in: make([]byte, 0, 4096)}
-	if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+	if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: connEvents, Fd: int32(fd)}); err != nil {
 		_ = syscall.Close(fd)
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (s *server) serve() error {
 	defer s.closeAll()
 	evs := make([]syscall.EpollEvent, 256)
 	for {
-		n, err := syscall.EpollWait(s.ep, evs, -1)
+		n, err := epollWait(s.ep, evs)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -212,7 +213,7 @@ func (s *server) accept() {
 			return // EAGAIN, or an error the next event retries
 		}
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-		if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}); err != nil {
+		if err := syscall.EpollCtl(s.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: connEvents, Fd: int32(fd)}); err != nil {
 			_ = syscall.Close(fd)
 			continue
 		}
@@ -263,25 +264,36 @@ func (r *room) remove(c *conn) {
 	}
 }
 
-// handle reads once, answers every complete frame and writes once.
+// connEvents registers a connection edge-triggered: an event per
+// arrival of data, so a drained socket is not polled again (level
+// triggering re-checks every socket it reported on the next wait).
+const connEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | 1<<31 // EPOLLET
+
+// handle reads what c's socket holds (one read, unless it fills the
+// buffer or the peer hung up), answers every complete frame and writes
+// once.
 func (s *server) handle(c *conn, events uint32) {
-	if events&syscall.EPOLLIN != 0 || events&(syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+	hup := events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	for events&syscall.EPOLLIN != 0 || hup {
 		n, err := syscall.Read(c.fd, s.rbuf)
-		switch {
-		case n > 0:
-			if len(c.in)+n > maxInput && c.kind == client {
-				s.kill(c)
-				return
+		if n <= 0 {
+			if err == syscall.EAGAIN || err == syscall.EINTR {
+				break
 			}
-			c.in = append(c.in, s.rbuf[:n]...)
-			if !s.process(c) {
-				s.kill(c)
-				return
-			}
-		case err == syscall.EAGAIN || err == syscall.EINTR:
-		default: // EOF or error
+			s.kill(c) // EOF or error
+			return
+		}
+		if len(c.in)+n > maxInput && c.kind == client {
 			s.kill(c)
 			return
+		}
+		c.in = append(c.in, s.rbuf[:n]...)
+		if !s.process(c) {
+			s.kill(c)
+			return
+		}
+		if n < len(s.rbuf) && !hup {
+			break // drained: the next data brings a new event
 		}
 	}
 	if len(c.out) > 0 && !s.flush(c) {
@@ -305,7 +317,7 @@ func (s *server) flush(c *conn) bool {
 // benchmarks never fill a socket, so this costs nothing per message.
 func (s *server) arm(c *conn) bool {
 	if want := len(c.out) > 0; want != c.armed {
-		ev := uint32(syscall.EPOLLIN)
+		ev := uint32(connEvents)
 		if want {
 			ev |= syscall.EPOLLOUT
 		}
@@ -690,4 +702,22 @@ func header(headers []byte, name string) []byte {
 		}
 	}
 	return nil
+}
+
+// epollWait blocks in epoll_pwait without telling the Go scheduler, as
+// a C event loop would. Through syscall.EpollWait the runtime's sysmon
+// takes the processor from the blocked thread after 20 us and starts
+// another thread to look for work, which measured 0.24 context switches,
+// 0.06 futex and 0.05 nanosleep calls per echo round trip on top of the
+// loop's own (0.17, 0.007 and 0.02 this way). The goroutine keeps its
+// processor while it waits: the binary runs one server, and its signal
+// goroutine has the other processors (or preemption, which ends the wait
+// with EINTR); tests that run several servers give them processors.
+func epollWait(ep int, evs []syscall.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(ep),
+		uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }

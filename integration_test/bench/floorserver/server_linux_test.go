@@ -5,12 +5,22 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
+
+// TestMain gives the servers processors: each one keeps its processor
+// while it waits for events (see epollWait), and the tests run up to
+// three at once beside their own goroutines.
+func TestMain(m *testing.M) {
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), 8))
+	os.Exit(m.Run())
+}
 
 func startServer(t *testing.T) string {
 	t.Helper()
