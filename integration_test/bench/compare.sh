@@ -385,11 +385,16 @@ print_table() {
         row "  latency p50 ms" "$(fmt "$(med echo3 ref .metrics.latency.p50_ms)" 3)" "$(fmt "$(med echo3 go .metrics.latency.p50_ms)" 3)" "" ""
         row "  latency p99 ms" "$(fmt "$(med echo3 ref .metrics.latency.p99_ms)" 3)" "$(fmt "$(med echo3 go .metrics.latency.p99_ms)" 3)" "" ""
         row "  generator CPU %" "$(fmt "$(med echo3 ref .metrics.gen_cpu_pct)" 0)" "$(fmt "$(med echo3 go .metrics.gen_cpu_pct)" 0)" "" ""
+        local per_rt='.metrics | if (.round_trips_per_s // 0) > 0 and (.node_cpu_pct | length) > 0 then (.node_cpu_pct | add) * 1e4 / .round_trips_per_s else null end'
+        local gen_rt='.metrics | if (.round_trips_per_s // 0) > 0 and .gen_cpu_pct != null then .gen_cpu_pct * 1e4 / .round_trips_per_s else null end'
+        row "  nodes' CPU per round trip, us" "$(fmt "$(med echo3 ref "$per_rt")" 2)" "$(fmt "$(med echo3 go "$per_rt")" 2)" "" ""
+        row "  generator CPU per round trip, us" "$(fmt "$(med echo3 ref "$gen_rt")" 2)" "$(fmt "$(med echo3 go "$gen_rt")" 2)" "" ""
         if [[ $FLOOR == 1 ]]; then
           local f
           f=$(med echo3 floor .metrics.round_trips_per_s)
           row "  floorserver rt/s (in the go column)" "$(fmt "$r" 0)" "$(fmt "$f" 0)" "$(ratio "$r" "$f")" "ceiling of go/ref here"
           row "  go / floorserver" "" "" "$(ratio "$f" "$g")" ""
+          row "  floorserver nodes' CPU per round trip, us" "" "$(fmt "$(med echo3 floor "$per_rt")" 2)" "" ""
         fi
         ;;
       idle)
