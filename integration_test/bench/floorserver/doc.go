@@ -30,7 +30,8 @@
 // epoll_wait calls shared by everything that became ready together: what
 // a server cannot avoid with the socket API.
 //
-// Bounds: a client whose unread input exceeds 64 KiB, that sends a frame
+// Bounds: a client whose unprocessed input (an unfinished request head)
+// exceeds 64 KiB, that sends a frame
 // longer than 65535 bytes or an unmasked frame, or whose unwritten output
 // exceeds 256 KiB is closed; the other connections are unaffected.
 //

@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	maxInput  = 64 << 10  // unread input per connection
+	maxInput  = 64 << 10  // unprocessed input per client: a request head, or the start of one frame
 	maxOutput = 256 << 10 // unwritten output per connection
 	wsGUID    = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 )
@@ -283,12 +283,8 @@ func (s *server) handle(c *conn, events uint32) {
 			s.kill(c) // EOF or error
 			return
 		}
-		if len(c.in)+n > maxInput && c.kind == client {
-			s.kill(c)
-			return
-		}
 		c.in = append(c.in, s.rbuf[:n]...)
-		if !s.process(c) {
+		if !s.process(c) || len(c.in) > maxInput && c.kind == client {
 			s.kill(c)
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,22 +239,69 @@ func TestRequestsInOneWrite(t *testing.T) {
 	}
 }
 
-// TestBounds: a 64-bit frame length and more than maxInput bytes of an
-// unfinished frame each close the connection.
+// TestBounds: a 64-bit frame length, and a request head that never ends,
+// each close the connection.
 func TestBounds(t *testing.T) {
 	addr := startServer(t)
-	for name, input := range map[string][]byte{
-		"64-bit length": {0x81, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0},
-		"input bound":   append([]byte{0x81, 0x80 | 126, 0xff, 0xff, 0, 0, 0, 0}, make([]byte, maxInput)...),
-	} {
-		nc := upgraded(t, addr)
-		_, _ = nc.Write(input) // may fail once the server closed
-		if n, err := io.ReadAll(nc); err != nil && !isReset(err) || len(n) != 0 {
-			t.Errorf("%s: read %q, %v; want the connection closed", name, n, err)
-		}
+	nc := upgraded(t, addr)
+	_, _ = nc.Write([]byte{0x81, 0x80 | 127, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+	if n, err := io.ReadAll(nc); err != nil && !isReset(err) || len(n) != 0 {
+		t.Errorf("64-bit length: read %q, %v; want the connection closed", n, err)
+	}
+
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_ = raw.SetDeadline(time.Now().Add(5 * time.Second))
+	head := append([]byte("GET /socket.io/ HTTP/1.1\r\nX: "), bytes.Repeat([]byte("a"), 2*maxInput)...)
+	_, _ = raw.Write(head) // may fail once the server closed
+	if n, err := io.ReadAll(raw); err != nil && !isReset(err) || len(n) != 0 {
+		t.Errorf("endless request head: read %q, %v; want the connection closed", n, err)
 	}
 }
 
 func isReset(err error) bool {
 	return strings.Contains(err.Error(), "connection reset")
+}
+
+// TestSlowReaderIsClosed: a client that sends but never reads is closed
+// once its unwritten answers pass maxOutput; the others keep working.
+func TestSlowReaderIsClosed(t *testing.T) {
+	addr := startServer(t)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := raw.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	echo := maskedFrame(`421["echo","` + strings.Repeat("z", 16<<10) + `"]`)
+	deadline := time.Now().Add(10 * time.Second)
+	_ = raw.SetWriteDeadline(deadline)
+	closed := false
+	for i := 0; i < 4000 && time.Now().Before(deadline); i++ { // at most 64 MiB
+		if _, err := raw.Write(echo); err != nil {
+			closed = true
+			break
+		}
+	}
+	if !closed {
+		t.Fatal("a client that never reads was not closed")
+	}
+
+	good := dial(t, addr)
+	read(t, good)
+	write(t, good, `422["echo",3]`)
+	if a := read(t, good); a != `432[3]` {
+		t.Fatalf("another client's ack %q", a)
+	}
 }
