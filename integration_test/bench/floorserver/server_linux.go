@@ -284,7 +284,9 @@ func (s *server) handle(c *conn, events uint32) {
 			return
 		}
 		c.in = append(c.in, s.rbuf[:n]...)
-		if !s.process(c) || len(c.in) > maxInput && c.kind == client {
+		// The answers wait for the write below, so the loop bounds them
+		// too: a client that keeps sending without reading fills them.
+		if !s.process(c) || len(c.in) > maxInput && c.kind == client || len(c.out) > maxOutput {
 			s.kill(c)
 			return
 		}
