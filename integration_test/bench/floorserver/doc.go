@@ -22,10 +22,12 @@
 // error). GET /readyz answers 200 so that the benchmark script can wait
 // for it.
 //
-// One thread runs a level-triggered epoll loop over non-blocking sockets,
-// the Redis connections included: per readable socket one read, every
-// complete frame handled, and one write of all the answers; a room
-// message costs one write per member. That is one read and one write
+// One thread runs an epoll loop over non-blocking sockets, the Redis
+// connections included, waiting with a raw epoll_pwait that keeps its Go
+// processor (no scheduler hand-off per wait). Client connections are
+// edge-triggered: per readable socket one read (more only when a read
+// fills the buffer), every complete frame handled, and one write of all
+// the answers; a room message costs one write per member. That is one read and one write
 // system call per echo round trip and one write per delivery, plus the
 // epoll_wait calls shared by everything that became ready together: what
 // a server cannot avoid with the socket API.
@@ -34,6 +36,13 @@
 // exceeds 64 KiB, that sends a frame
 // longer than 65535 bytes or an unmasked frame, or whose unwritten output
 // exceeds 256 KiB is closed; the other connections are unaffected.
+//
+// The package's benchmarks measure the host's unit costs that bound the
+// floor, and so every server, on the machine they run on: a system call,
+// one small message over loopback TCP (an echo round trip is two) and a
+// wake-up of a thread on the same or on another CPU:
+//
+//	go test -run '^$' -bench Host ./integration_test/bench/floorserver
 //
 // Linux only (epoll); elsewhere it exits with an error.
 //
