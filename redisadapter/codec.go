@@ -32,6 +32,10 @@ import (
 // hostile message cannot exhaust the stack.
 const maxDepth = 1000
 
+// maxPrealloc bounds the room reserved for an array's or a map's
+// elements before they are decoded: a header's count is only a claim.
+const maxPrealloc = 16
+
 var (
 	errTooDeep   = errors.New("redisadapter: value nested too deeply")
 	errTruncated = errors.New("redisadapter: truncated message")
@@ -122,11 +126,17 @@ func decodeMsgpack(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) 
 		if n < 0 || n > r.Len() {
 			return nil, errTruncated
 		}
-		arr := make([]any, n)
-		for i := range arr {
-			if arr[i], err = decodeMsgpack(d, r, depth+1); err != nil {
+		// The header's count is the sender's claim: grow with what is
+		// decoded instead of trusting it, or nested headers that each
+		// claim every remaining byte would allocate 16 bytes per payload
+		// byte at every level.
+		arr := make([]any, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := decodeMsgpack(d, r, depth+1)
+			if err != nil {
 				return nil, err
 			}
+			arr = append(arr, v)
 		}
 		return arr, nil
 	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
@@ -137,7 +147,7 @@ func decodeMsgpack(d *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) 
 		if n < 0 || n > r.Len()/2 {
 			return nil, errTruncated
 		}
-		obj := make(object, 0, n)
+		obj := make(object, 0, min(n, maxPrealloc))
 		for range n {
 			k, err := decodeMsgpack(d, r, depth+1)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -407,6 +408,48 @@ func TestDecodeRejectsHostileLengths(t *testing.T) {
 	}
 	if _, err := parseJSON([]byte(strings.Repeat("[", maxDepth+5) + strings.Repeat("]", maxDepth+5))); err == nil {
 		t.Error("parseJSON of a too deep value succeeded")
+	}
+}
+
+// TestDecodeAllocationBoundedByInput checks that decoding allocates in
+// proportion to the message, not to the counts its headers claim: 1,000
+// nested arrays (or maps) whose headers each claim every byte left would
+// reserve 16 bytes per payload byte at every level (1.5 GB for 100 KiB)
+// if the counts were trusted.
+func TestDecodeAllocationBoundedByInput(t *testing.T) {
+	const size = 64 << 10
+	// nested opens maxDepth values with code (array32 or map32), each
+	// claiming as many elements as the bytes left after its header allow
+	// (per: bytes an element takes at least), the map's first key "k"
+	// after its header; zeros (fixint 0) fill the rest.
+	nested := func(code byte, per int, key []byte) []byte {
+		b := make([]byte, 0, size)
+		for range maxDepth {
+			left := size - len(b) - 5
+			b = append(b, code)
+			b = append(b, be32(uint32(left/per))...)
+			b = append(b, key...)
+		}
+		return append(b, make([]byte, size-len(b))...)
+	}
+	for name, in := range map[string][]byte{
+		"arrays": nested(0xdd, 1, nil),
+		"maps":   nested(0xdf, 2, []byte{0xa1, 'k'}),
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := parseMsgpack(in)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("%s: parseMsgpack succeeded on a message whose counts exceed its bytes", name)
+		}
+		// One-byte elements become 16-byte interfaces, and growing the
+		// slice by appending copies it a few times: ~100x here, against
+		// ~15,000x when the claimed counts are reserved.
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256*size {
+			t.Errorf("%s: decoding %d bytes allocated %d bytes (%dx); want at most 256x", name, size, got, got/size)
+		}
 	}
 }
 
