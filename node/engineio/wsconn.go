@@ -430,11 +430,13 @@ func (w *wsConn) consume() readNext {
 			break
 		}
 		if h.op < opClose {
-			total := h.length
+			// Compare with what the message may still take, never add to
+			// the frame's length: it can be up to 2^63-1 and would wrap.
+			room := limit
 			if h.op == opContinuation {
-				total += int64(len(w.frag))
+				room -= int64(len(w.frag))
 			}
-			if total > limit {
+			if h.length > room {
 				return w.c.onWSError(w, errWSTooBig)
 			}
 		}

@@ -210,6 +210,11 @@ func TestWSProtocolErrors(t *testing.T) {
 		{"invalid UTF-8", clientFrame(0x81, []byte("4\xff\xfe"), false), websocket.CloseInvalidFramePayloadData},
 		{"too big", clientFrame(0x81, bytes.Repeat([]byte("x"), 101), false), websocket.CloseMessageTooBig},
 		{"too big in fragments", append(clientFrame(0x01, bytes.Repeat([]byte("x"), 60), false), clientFrame(0x80, bytes.Repeat([]byte("x"), 60), false)...), websocket.CloseMessageTooBig},
+		// Lengths near the 63-bit maximum must not overflow the checks
+		// (a continuation's length plus what is assembled wrapped
+		// negative and crashed the reader).
+		{"max length", maxLengthHeader(0x81), websocket.CloseMessageTooBig},
+		{"max length continuation", append(clientFrame(0x01, []byte("4"), false), maxLengthHeader(0x80)...), websocket.CloseMessageTooBig},
 	}
 	for _, tt := range tests {
 		ws, nc, r := dialRaw(t, e)
@@ -222,6 +227,13 @@ func TestWSProtocolErrors(t *testing.T) {
 			t.Errorf("%s: reason %q", tt.name, reason)
 		}
 	}
+}
+
+// maxLengthHeader is a masked frame header (b0 its first byte) announcing
+// the largest length RFC 6455 allows, 2^63-1 bytes, with no payload.
+func maxLengthHeader(b0 byte) []byte {
+	h := []byte{b0, 0x80 | 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	return append(h, 1, 2, 3, 4) // mask key
 }
 
 // TestWSClientCloseFrame checks that a client's close frame is answered
