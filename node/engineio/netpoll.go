@@ -14,6 +14,11 @@ package engineio
 func (s *Server) parkWS(w *wsConn) bool {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
+	if w.closed.Load() {
+		// close has run or runs now: its forgetWS, under pollMu too,
+		// must not find w registered after it looked.
+		return false
+	}
 	if s.pl == nil {
 		if s.pollOff {
 			return false
@@ -33,13 +38,18 @@ func (s *Server) parkWS(w *wsConn) bool {
 
 // forgetWS unregisters w (being closed) from its poller, stopping the
 // poller when w was the last connection registered with it.
+//
+// It always takes pollMu, even for a websocket that never parked: a
+// reader parking for the first time at the same moment registers w under
+// pollMu, and parkWS refuses a closed websocket, so either forgetWS sees
+// the registration or parkWS sees the close.
 func (s *Server) forgetWS(w *wsConn) {
-	if w.pl.Load() == nil {
-		return // never parked
-	}
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	p := w.pl.Load()
+	if p == nil {
+		return // never parked
+	}
 	if p.forget(w) == 0 && s.pl == p {
 		p.close()
 		s.pl = nil
