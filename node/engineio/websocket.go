@@ -84,14 +84,20 @@ func (c *Conn) onProbeFrame(ws *wsConn, binary bool, data []byte) bool {
 	return false
 }
 
-// abortProbe abandons the upgrade if ws is still the probe.
+// abortProbe abandons the upgrade if ws is still the probe, and closes
+// ws unless the upgrade completed with it: the upgrade timer's callback
+// can run late, after "5" made ws the session's websocket (Stop returns
+// false once the callback started), and must not close it then.
 func (c *Conn) abortProbe(ws *wsConn) {
 	c.mu.Lock()
 	if c.probe == ws {
 		c.abortProbeLocked()
 	}
+	upgraded := c.ws == ws
 	c.mu.Unlock()
-	ws.close()
+	if !upgraded {
+		ws.close()
+	}
 }
 
 // onReadError handles the end of a websocket's read side.

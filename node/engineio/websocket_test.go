@@ -181,6 +181,32 @@ func upgradeTo(t *testing.T, e *testEnv, sid string) *websocket.Conn {
 	return ws
 }
 
+// TestLateUpgradeTimerKeepsUpgradedSession checks that the upgrade
+// timer's callback, when it fires just as "5" completes the upgrade (it
+// then runs after it, its Stop having come too late), leaves the session's
+// new websocket open.
+func TestLateUpgradeTimerKeepsUpgradedSession(t *testing.T) {
+	e := newEnv(t, Config{})
+	sid, r := e.handshake()
+	ws := upgradeTo(t, e, sid)
+	c := e.sessionConn(sid)
+	c.mu.Lock()
+	upgraded := c.ws
+	c.mu.Unlock()
+	c.abortProbe(upgraded) // what the late timer callback does
+	writeWS(t, ws, websocket.TextMessage, "4hello")
+	select {
+	case reason := <-r.closed:
+		t.Fatalf("the upgraded session closed (%q) after a late upgrade timer", reason)
+	case m := <-r.msgs:
+		if m.data != "hello" {
+			t.Errorf("message %q; want hello", m.data)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the message sent after the upgrade never arrived")
+	}
+}
+
 func TestUpgrade(t *testing.T) {
 	var upgraded atomic.Int32
 	e := newEnv(t, Config{Hooks: Hooks{Upgraded: func() { upgraded.Add(1) }}})
