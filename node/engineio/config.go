@@ -21,7 +21,9 @@ type Config struct {
 	// known name means the default.
 	Transports []string
 	// MaxQueueBytes bounds the bytes queued for one connection; past it the
-	// session closes with reason "slow consumer". Default 4 MiB.
+	// session closes with reason "slow consumer". A pong answering a
+	// client's websocket ping counts 64 bytes more than its payload.
+	// Default 4 MiB.
 	MaxQueueBytes int
 	// WriteTimeout bounds one network write on a websocket. Default 10s.
 	WriteTimeout time.Duration

@@ -62,8 +62,21 @@ var (
 	pongProbeMessage = newControlMessage(ptPong, "probe")
 )
 
-// size is the number of bytes the message accounts for in a queue.
-func (m *Message) size() int { return len(m.data) }
+// size is the number of bytes the message accounts for in a queue: its
+// data, and for a websocket control frame also controlOverhead.
+func (m *Message) size() int {
+	if m.op != 0 {
+		return len(m.data) + controlOverhead
+	}
+	return len(m.data)
+}
+
+// controlOverhead is what a queued control frame (a pong answering a
+// client's ping) counts in the queue beyond its payload: about the memory
+// of its Message and queue slot. Pings are the client's to send, and an
+// empty pong counted as 0 bytes let a client that sends pings without
+// reading grow its queue without bound under MaxQueueBytes.
+const controlOverhead = 64
 
 // payloadLen is the payload length reported to the PacketOut hook.
 func (m *Message) payloadLen() int {

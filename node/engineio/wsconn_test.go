@@ -229,6 +229,31 @@ func TestWSProtocolErrors(t *testing.T) {
 	}
 }
 
+// TestPingFloodIsBounded checks that pongs answering a client's pings
+// count against MaxQueueBytes even when empty: a client that sends pings
+// and does not read is closed as a slow consumer, not left to grow its
+// queue. The session's writer is held busy, as by a full socket.
+func TestPingFloodIsBounded(t *testing.T) {
+	const bound = 16 << 10
+	e := newEnvEcho(t, Config{MaxQueueBytes: bound}, false)
+	_, nc, r := dialRaw(t, e)
+	r.c.mu.Lock()
+	r.c.writerRunning = true // a writer blocked on the socket holds the role
+	r.c.mu.Unlock()
+	ping := clientFrame(0x89, nil, false)
+	const pings = 4 * bound / controlOverhead
+	netWrite(t, nc, bytes.Repeat(ping, pings))
+	if reason := r.waitClose(t); reason != "slow consumer" {
+		t.Errorf("close reason %q; want slow consumer", reason)
+	}
+	r.c.mu.Lock()
+	queued := len(r.c.queue)
+	r.c.mu.Unlock()
+	if queued > bound/controlOverhead {
+		t.Errorf("%d pongs were queued under a %d-byte bound", queued, bound)
+	}
+}
+
 // maxLengthHeader is a masked frame header (b0 its first byte) announcing
 // the largest length RFC 6455 allows, 2^63-1 bytes, with no payload.
 func maxLengthHeader(b0 byte) []byte {
