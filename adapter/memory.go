@@ -252,10 +252,25 @@ func (m *Memory) Close(context.Context) error {
 
 // AddAll adds a local socket to rooms, creating the rooms that do not
 // exist. With no rooms it only registers the socket. Local-only.
-func (m *Memory) AddAll(sid SocketID, rooms ...Room) {
+func (m *Memory) AddAll(sid SocketID, rooms ...Room) { m.add(sid, rooms, false) }
+
+// AddKnown is AddAll for a socket the adapter knows: it changes nothing
+// and returns false when the socket is unknown (it never joined a room,
+// or DelAll forgot it). A join that acts on sockets found earlier, such
+// as AddSockets after Match, uses it so that a socket that disconnected
+// in between is not brought back into rooms it would never leave.
+// Local-only.
+func (m *Memory) AddKnown(sid SocketID, rooms ...Room) bool { return m.add(sid, rooms, true) }
+
+// add implements AddAll and AddKnown.
+func (m *Memory) add(sid SocketID, rooms []Room, knownOnly bool) bool {
 	m.mu.Lock()
 	m.waitRoomQueueLocked()
-	mine := m.sids[sid]
+	mine, known := m.sids[sid]
+	if knownOnly && !known {
+		m.mu.Unlock()
+		return false
+	}
 	for _, room := range rooms {
 		mine.add(room)
 		members, ok := m.rooms[room]
@@ -269,6 +284,7 @@ func (m *Memory) AddAll(sid SocketID, rooms ...Room) {
 	}
 	m.sids[sid] = mine
 	m.reportAndUnlock()
+	return true
 }
 
 // Del removes a local socket from one room, deleting the room when it was
@@ -664,7 +680,7 @@ func (m *Memory) AddSockets(_ context.Context, opts BroadcastOptions, rooms []Ro
 		return nil
 	}
 	for _, sid := range m.Match(opts) {
-		m.AddAll(sid, rooms...)
+		m.AddKnown(sid, rooms...)
 	}
 	return nil
 }

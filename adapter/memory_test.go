@@ -328,3 +328,61 @@ func TestMemoryRoomEventQueueBounded(t *testing.T) {
 		t.Errorf("%d room events reported; want %d", got, want)
 	}
 }
+
+// leaveOnJoinNS makes every other socket leave the adapter (DelAll, as a
+// disconnect does) when the first socket joins room "r": a socket that
+// disconnects while a socketsJoin is under way.
+type leaveOnJoinNS struct {
+	*adaptertest.FakeNamespace
+	m    *adapter.Memory
+	once sync.Once
+	all  []adapter.SocketID
+}
+
+func (n *leaveOnJoinNS) RoomEvent(kind adapter.RoomEventKind, room adapter.Room, sid adapter.SocketID) {
+	n.FakeNamespace.RoomEvent(kind, room, sid)
+	if kind == adapter.JoinRoom && room == "r" {
+		n.once.Do(func() {
+			for _, other := range n.all {
+				if other != sid {
+					n.m.DelAll(other)
+				}
+			}
+		})
+	}
+}
+
+// TestMemoryAddSocketsSkipsSocketsThatLeft checks that AddSockets does not
+// bring back a socket that left after Match found it: nothing would ever
+// remove it again, so it would stay in the room and in Sids for good.
+func TestMemoryAddSocketsSkipsSocketsThatLeft(t *testing.T) {
+	ns := &leaveOnJoinNS{FakeNamespace: adaptertest.NewFakeNamespace("/"), all: []adapter.SocketID{"a", "b"}}
+	ns.m = adapter.NewMemory(ns)
+	ns.Attach(ns.m)
+	ns.m.AddAll("a", "a")
+	ns.m.AddAll("b", "b")
+	if err := ns.m.AddSockets(context.Background(), adapter.BroadcastOptions{}, rooms("r")); err != nil {
+		t.Fatal(err)
+	}
+	if sids := ns.m.Sids(); len(sids) != 1 {
+		t.Errorf("one of two sockets left during the join, but the adapter knows %v", sids)
+	}
+	if members := ns.m.Rooms()["r"]; len(members) != 1 {
+		t.Errorf("room r has members %v; want only the socket still there", members)
+	}
+}
+
+func TestMemoryAddKnown(t *testing.T) {
+	m := adapter.NewMemory(adaptertest.NewFakeNamespace("/"))
+	if m.AddKnown("s1", "r") {
+		t.Error("AddKnown of a socket never seen returned true")
+	}
+	m.AddAll("s1", "s1")
+	if !m.AddKnown("s1", "r") || !slices.Contains(m.SocketRooms("s1"), "r") {
+		t.Errorf("AddKnown of a known socket: rooms %v; want r among them", m.SocketRooms("s1"))
+	}
+	m.DelAll("s1")
+	if m.AddKnown("s1", "r") || m.SocketRooms("s1") != nil || len(m.Rooms()) != 0 {
+		t.Errorf("AddKnown after DelAll brought the socket back: sids %v, rooms %v", m.Sids(), m.Rooms())
+	}
+}

@@ -438,6 +438,12 @@ func (s *Socket) Join(rooms ...string) {
 		rs[i] = adapter.Room(r)
 	}
 	s.ns.adapter.AddAll(s.id, rs...)
+	if !s.isConnected() {
+		// The socket disconnected between the check above and the join;
+		// its onClose may have removed it from the adapter before the
+		// join brought it back, so forget it again (DelAll is idempotent).
+		s.ns.adapter.DelAll(s.id)
+	}
 }
 
 // Leave removes the socket from room.

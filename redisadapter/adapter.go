@@ -796,7 +796,7 @@ func (a *Adapter) onRequest(payload []byte) {
 		}
 		switch typ {
 		case reqRemoteJoin:
-			a.mem.AddAll(sid, adapter.Room(req.str("room")))
+			a.mem.AddKnown(sid, adapter.Room(req.str("room")))
 		case reqRemoteLeave:
 			a.mem.Del(sid, adapter.Room(req.str("room")))
 		default:
