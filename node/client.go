@@ -176,6 +176,18 @@ func (c *client) register(s *Socket) bool {
 	return true
 }
 
+// closedReason reports whether the connection has closed (OnClose ran
+// or runs now), and why.
+func (c *client) closedReason() (string, bool) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		return "", false
+	}
+	return c.conn.CloseReason(), true
+}
+
 // socketLocked returns the socket of namespace nsp, or nil. c.mu must be held.
 func (c *client) socketLocked(nsp string) *Socket {
 	for _, s := range c.sockets {

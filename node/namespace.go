@@ -276,9 +276,17 @@ func (ns *Namespace) accept(s *Socket) {
 	ns.sockets[s.id] = s
 	handlers := ns.onConn
 	ns.mu.Unlock()
-	s.connected.Store(true)
-	ns.adapter.AddAll(s.id, adapter.Room(s.id))
 	ns.srv.metrics.sockets.WithLabelValues(ns.name).Inc()
+	ns.adapter.AddAll(s.id, adapter.Room(s.id))
+	s.connected.Store(true)
+	// A middleware may call next from another goroutine, after the
+	// connection closed: the client's OnClose then found the socket not
+	// yet connected and left it. The socket is connected now, so its
+	// onClose undoes the registration (once, whichever runs it).
+	if reason, closed := s.client.closedReason(); closed {
+		s.onClose(reason)
+		return
+	}
 	data, _ := json.Marshal(map[string]string{"sid": string(s.id)})
 	_ = s.client.sendPacket(&parser.Packet{Type: parser.Connect, Nsp: ns.name, Data: data})
 	// Let the CONNECT reply leave on its own before the handlers' first

@@ -767,3 +767,97 @@ func TestEventNames(t *testing.T) {
 		t.Errorf("eventName of a handled event: %v allocations, want 0", n)
 	}
 }
+
+// TestJoinRacingDisconnectLeavesNoGhost checks that a Join made from
+// another goroutine while the socket disconnects does not leave the
+// socket in the adapter: the disconnect's DelAll may run between Join's
+// connected check and its AddAll, and nothing would remove the socket
+// again.
+func TestJoinRacingDisconnectLeavesNoGhost(t *testing.T) {
+	const clients = 20
+	var joiners sync.WaitGroup
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) {
+			joiners.Add(1)
+			go func() {
+				defer joiners.Done()
+				// Join until the socket is gone (bounded: ~1 s of joins).
+				for i := 0; i < 1_000_000 && so.Connected(); i++ {
+					so.Join("r" + strconv.Itoa(i%4))
+				}
+			}()
+		})
+	})
+	cs := make([]*siotest.Client, clients)
+	for i := range cs {
+		cs[i], _ = dial(t, base, "/", nil)
+	}
+	for _, c := range cs {
+		_ = c.Close()
+	}
+	a := srv.Of("/").Adapter()
+	waitFor(t, "every socket gone", func() bool { return srv.Of("/").SocketCount() == 0 })
+	joiners.Wait()
+	if sids := a.Sids(); len(sids) != 0 {
+		t.Errorf("%d sockets remain in the adapter after all disconnected: %v", len(sids), sids)
+	}
+}
+
+// TestCloseDuringAcceptLeavesNoSocket checks a connection that closes
+// while its socket is being accepted (after the client registered it,
+// before it is marked connected): here the close comes from the room
+// event of the socket joining its own room, with the accept running off
+// the engine's handler goroutine, as after a middleware that calls next
+// from a goroutine of its own. The socket must not stay in the namespace
+// or the adapter, and the connection handlers must not run for it.
+func TestCloseDuringAcceptLeavesNoSocket(t *testing.T) {
+	// The client reaches the hook through a channel, after the test's last
+	// use of it.
+	clients := make(chan *siotest.Client, 1)
+	nextDone := make(chan struct{})
+	var handled atomic.Bool
+	srv, base := newTestServer(t, Config{}, nil)
+	srv.Use(func(_ *Socket, next func(error)) {
+		go func() {
+			defer close(nextDone)
+			next(nil)
+		}()
+	})
+	srv.OnConnection(func(*Socket) { handled.Store(true) })
+	srv.Of("/").OnRoomEvent(func(kind adapter.RoomEventKind, room adapter.Room, sid adapter.SocketID) {
+		if kind != adapter.JoinRoom || string(room) != string(sid) {
+			return
+		}
+		_ = (<-clients).Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for srv.Engine().Count() != 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendRaw("40"); err != nil { // CONNECT to "/"
+		t.Fatal(err)
+	}
+	clients <- c
+	select {
+	case <-nextDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the accept never returned")
+	}
+	if srv.Engine().Count() != 0 {
+		t.Fatal("the connection did not close during the accept")
+	}
+	ns := srv.Of("/")
+	if n := ns.SocketCount(); n != 0 {
+		t.Errorf("%d sockets in the namespace after their connection closed", n)
+	}
+	if sids := ns.Adapter().Sids(); len(sids) != 0 {
+		t.Errorf("sockets %v remain in the adapter", sids)
+	}
+	if handled.Load() {
+		t.Error("the connection handler ran for a socket whose connection had closed")
+	}
+}

@@ -217,6 +217,17 @@ func (c *Conn) transportLocked() string {
 	return transportPolling
 }
 
+// CloseReason returns why the session ended (the reason OnClose gets), or
+// "" while it is open.
+func (c *Conn) CloseReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateClosed {
+		return ""
+	}
+	return c.closeReason
+}
+
 // SetHandler sets the event handler; call it from onConnection.
 func (c *Conn) SetHandler(h Handler) {
 	c.mu.Lock()

@@ -373,11 +373,17 @@ func TestSlowConsumer(t *testing.T) {
 	if err := r.c.Send(big); err != nil {
 		t.Fatal(err)
 	}
+	if got := r.c.CloseReason(); got != "" {
+		t.Fatalf("CloseReason of an open session = %q", got)
+	}
 	if err := r.c.Send(big); !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("Send past the bound = %v", err)
 	}
 	if reason := r.waitClose(t); reason != "slow consumer" {
 		t.Fatalf("reason %q", reason)
+	}
+	if got := r.c.CloseReason(); got != "slow consumer" {
+		t.Fatalf("CloseReason after the close = %q", got)
 	}
 	if err := r.c.Send(big); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Send after close = %v", err)
