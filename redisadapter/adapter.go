@@ -128,8 +128,21 @@ func newAdapter(client redis.UniversalClient, ns adapter.Namespace, opts Options
 	a.log = a.log.With(slog.String("nsp", a.nsp), slog.String("uid", a.uid))
 	a.sub = newSubscriber(client,
 		[]string{a.ch.request, a.ch.response, a.ch.specificResponse}, a.ch.pattern,
-		opts.Workers, opts.QueueSize, &a.opts.Hooks, a.log, a.onMessage)
+		opts.Workers, opts.QueueSize, &a.opts.Hooks, a.log, a.route, a.onMessage)
 	return a, nil
+}
+
+// route is the subscriber's ordering key of a channel. The requests and
+// every broadcast channel (the namespace's and each room's) share one, so
+// one worker applies them in the order Redis delivered them, as the Node
+// adapter's single thread does: a socketsJoin is in effect before a later
+// broadcast to the room is delivered. Answers to this node's requests,
+// which only complete its pending calls, keep their own.
+func (a *Adapter) route(channel string) string {
+	if channel == a.ch.response || channel == a.ch.specificResponse {
+		return channel
+	}
+	return a.ch.request
 }
 
 // UID returns the 6-character id of this adapter on the wire.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1005,4 +1007,54 @@ func TestGlobCharactersInNames(t *testing.T) {
 	if got := other.received("g"); got != nil {
 		t.Errorf("another namespace received %v", got)
 	}
+}
+
+// TestJoinThenBroadcastInOrder checks that a node applies a socketsJoin
+// before a broadcast published after it, even while another request
+// still holds the worker (here a server-side event handler, released
+// only once the node has received all three messages): Redis delivers
+// them in order, and handling the room's broadcast on another worker
+// would find the socket not yet in the room and drop it.
+func TestJoinThenBroadcastInOrder(t *testing.T) {
+	_, client := newMiniredis(t)
+	opts := testOptions(uniqueKey(t))
+	a := newNode(t, client, "/", opts)
+	var received atomic.Int64
+	bOpts := opts
+	bOpts.Hooks.Received = func() { received.Add(1) }
+	b := newNode(t, client, "/", bOpts)
+	release := make(chan struct{})
+	b.ns.OnServerSideEmit(func([]any, func(any)) { <-release })
+	b.connect("b1")
+	ctx := context.Background()
+	// A room whose channel hashes to another worker than the request
+	// channel (4 workers): where the bug showed, routing by channel.
+	room := ""
+	for i := 0; room == ""; i++ {
+		r := "after-join-" + strconv.Itoa(i)
+		if fnv32(a.a.ch.roomChannel(r))%4 != fnv32(a.a.ch.request)%4 {
+			room = r
+		}
+	}
+	if err := a.a.ServerSideEmit(ctx, []any{"busy"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.a.AddSockets(ctx, adapter.BroadcastOptions{Rooms: []adapter.Room{"b1"}}, []adapter.Room{adapter.Room(room)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.a.Broadcast(ctx, &adapter.Packet{Type: adapter.PacketEvent, Nsp: "/", Data: []any{"hello"}},
+		adapter.BroadcastOptions{Rooms: []adapter.Room{adapter.Room(room)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return received.Load() >= 3 }, "node b received %d of 3 messages", received.Load())
+	close(release)
+	waitFor(t, 5*time.Second, func() bool { return len(b.received("hello")) == 1 },
+		"b1 joined %s before the broadcast but received %v", room, b.received("hello"))
+}
+
+// fnv32 is the FNV-1a hash the subscriber spreads routes with.
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }

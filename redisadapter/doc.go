@@ -71,10 +71,16 @@
 // # Delivery, backpressure and Redis outages
 //
 // Delivery across nodes is at most once. The receive loop never blocks:
-// it hands each message to one of Options.Workers goroutines, chosen by
-// channel so that the messages of a channel keep their order, through a
+// it hands each message to one of Options.Workers goroutines through a
 // queue of Options.QueueSize messages; when a queue is full the message
-// is dropped and counted (Hooks.Dropped, Adapter.Dropped).
+// is dropped and counted (Hooks.Dropped, Adapter.Dropped). The requests
+// and the broadcasts of a namespace (the request channel, the
+// namespace's broadcast channel and every room's) all go to one worker,
+// which handles them in the order Redis delivered them, as the Node
+// adapter does: a socketsJoin, socketsLeave or disconnectSockets takes
+// effect on this node before a broadcast published after it is
+// delivered. Answers to this node's own requests go to the worker of
+// their channel.
 //
 // Everything an adapter publishes (broadcasts, requests, answers to other
 // nodes) goes through one FIFO queue of Options.PublishQueueSize

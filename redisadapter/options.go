@@ -47,8 +47,11 @@ type Options struct {
 	PublishOnSpecificResponseChannel bool
 
 	// Workers is the number of goroutines that process messages received
-	// from Redis. Messages of one channel always go to the same worker,
-	// so they are handled in order. Zero value means 4.
+	// from Redis. The namespace's requests and broadcasts (all its
+	// channels but the responses) go to one worker, so they are applied
+	// in the order Redis delivered them, as in the Node adapter; answers
+	// to this node's requests go to the worker of their channel. Zero
+	// value means 4.
 	Workers int
 
 	// QueueSize is the number of received messages each worker buffers.

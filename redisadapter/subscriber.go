@@ -34,14 +34,15 @@ var errNotSubscribed = errors.New("redisadapter: not subscribed yet")
 // subscriber owns the PubSub connection of one adapter: it subscribes to
 // the adapter's channels, reads messages and hands them to a fixed set of
 // worker goroutines through bounded queues. The read loop never blocks on
-// a worker: when a queue is full the message is dropped and counted. All
-// messages of one channel go to the same worker, so they are processed in
-// the order Redis delivered them.
+// a worker: when a queue is full the message is dropped and counted.
+// Messages with the same route (route(channel)) go to the same worker, so
+// they are processed in the order Redis delivered them.
 type subscriber struct {
 	client   redis.UniversalClient
 	channels []string // SUBSCRIBE
 	pattern  string   // PSUBSCRIBE
 	handle   func(msg *redis.Message)
+	route    func(channel string) string // the ordering key of a channel
 	hooks    *Hooks
 	log      *slog.Logger
 	dropLog  *limitedLog
@@ -64,13 +65,20 @@ type subscriber struct {
 	readyOnce sync.Once
 }
 
+// newSubscriber returns a subscriber to chans and pattern whose workers
+// run handle; route maps a channel to its ordering key (nil: the channel
+// itself).
 func newSubscriber(client redis.UniversalClient, chans []string, pattern string, workers, queueSize int,
-	hooks *Hooks, log *slog.Logger, handle func(*redis.Message)) *subscriber {
+	hooks *Hooks, log *slog.Logger, route func(string) string, handle func(*redis.Message)) *subscriber {
+	if route == nil {
+		route = func(ch string) string { return ch }
+	}
 	s := &subscriber{
 		client:    client,
 		channels:  chans,
 		pattern:   pattern,
 		handle:    handle,
+		route:     route,
 		hooks:     hooks,
 		log:       log,
 		dropLog:   &limitedLog{log: log, every: logEvery},
@@ -269,11 +277,11 @@ func (s *subscriber) read() {
 	}
 }
 
-// dispatch hands m to the worker of its channel, or drops it when that
+// dispatch hands m to the worker of its route, or drops it when that
 // worker's queue is full.
 func (s *subscriber) dispatch(m *redis.Message) {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(m.Channel))
+	_, _ = h.Write([]byte(s.route(m.Channel)))
 	q := s.queues[h.Sum32()%uint32(len(s.queues))]
 	select {
 	case q <- m:
