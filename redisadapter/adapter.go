@@ -167,7 +167,12 @@ func (a *Adapter) Init(ctx context.Context) error {
 	a.pub.start()
 	wctx, cancel := context.WithTimeout(ctx, a.opts.RequestsTimeout)
 	defer cancel()
+	stop := context.AfterFunc(a.ctx, cancel) // a Close meanwhile ends the wait
+	defer stop()
 	if err := a.sub.waitReady(wctx); err != nil {
+		if a.closed.Load() {
+			return adapter.ErrClosed
+		}
 		a.log.Warn("redisadapter: Redis did not confirm the subscriptions; retrying in the background",
 			"err", a.sub.ready())
 	}

@@ -1058,3 +1058,38 @@ func fnv32(s string) uint32 {
 	_, _ = h.Write([]byte(s))
 	return h.Sum32()
 }
+
+// TestInitCloseConcurrently runs Init and Close of an adapter at the same
+// time: Close may come while Init is subscribing. Nothing may crash (a
+// PubSub closed before it was set), race, or outlive Close (goleak checks
+// the goroutines at the end of the package), and Init must not wait for
+// its subscriptions once the adapter is closed.
+func TestInitCloseConcurrently(t *testing.T) {
+	_, client := newMiniredis(t)
+	start := time.Now()
+	for range 100 {
+		a, err := newAdapter(client, adaptertest.NewFakeNamespace("/"), testOptions(uniqueKey(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := a.Init(context.Background()); err != nil && !errors.Is(err, adapter.ErrClosed) {
+				t.Errorf("Init: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_ = a.Close(context.Background())
+		}()
+		wg.Wait()
+		if err := a.Ready(); err == nil {
+			t.Fatal("a closed adapter reports ready")
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("100 concurrent Init and Close took %v: Init waited for a closed adapter", d)
+	}
+}

@@ -79,6 +79,11 @@ func newPublisher(client redis.UniversalClient, hooks *Hooks, log *limitedLog, s
 
 // start runs the publishing goroutine.
 func (p *publisher) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return // close ran first: nothing would stop the goroutine
+	}
 	if p.started.CompareAndSwap(false, true) {
 		go p.run()
 	}

@@ -98,17 +98,32 @@ func newSubscriber(client redis.UniversalClient, chans []string, pattern string,
 // start subscribes and starts the read loop and the workers. Subscription
 // errors are not fatal: the read loop retries until Redis answers, and
 // Ready reports the error meanwhile.
+//
+// start and close may run concurrently (Init and Close of the adapter):
+// the context, the PubSub and the goroutines' WaitGroup count are set
+// under s.mu, and a start that finds the subscriber closed stops there,
+// so close never sees half a start and nothing outlives it.
 func (s *subscriber) start() {
+	s.mu.Lock()
+	if s.closed || s.cancel != nil {
+		s.mu.Unlock()
+		return
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.Unlock()
 	ps := s.subscribe()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ps.Close()
+		return
+	}
 	s.ps = ps
+	s.wg.Add(len(s.queues) + 1)
 	s.mu.Unlock()
 	for _, q := range s.queues {
-		s.wg.Add(1)
 		go s.work(q)
 	}
-	s.wg.Add(1)
 	go s.read()
 }
 
@@ -139,10 +154,12 @@ func (s *subscriber) close() {
 	}
 	s.closed = true
 	s.cancel()
-	ps := s.ps
+	ps := s.ps // nil while a start is subscribing: it closes its own
 	s.readyErr = errors.New("redisadapter: adapter closed")
 	s.mu.Unlock()
-	_ = ps.Close()
+	if ps != nil {
+		_ = ps.Close()
+	}
 	s.wg.Wait()
 }
 
