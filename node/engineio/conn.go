@@ -104,9 +104,11 @@ type Conn struct {
 	partialQueued int
 
 	// Upgrade: probe is the websocket being probed; probed is set once
-	// "2probe" was answered.
+	// "2probe" was answered; upgrading while a websocket request for the
+	// session is completing its handshake, before it becomes the probe.
 	probe        *wsConn
 	probed       bool
+	upgrading    bool
 	upgradeTimer *time.Timer
 	// wsCloseCode is the code of the close frame a graceful websocket
 	// close sends (0: 1000, normal closure).

@@ -127,7 +127,7 @@ func (c *Conn) servePollGET(w http.ResponseWriter, r *http.Request) {
 		writeError(w, codeBadRequest, 0)
 		return
 	}
-	if (c.probe != nil || c.probed) && len(c.queue) == 0 {
+	if (c.probe != nil || c.probed || c.upgrading) && len(c.queue) == 0 {
 		// A GET that arrives while an upgrade websocket is open: Node
 		// answers it from a 100 ms check timer, so a "5" the client sent
 		// just before this GET completes the upgrade first. Give it that
@@ -137,7 +137,7 @@ func (c *Conn) servePollGET(w http.ResponseWriter, r *http.Request) {
 		for deadline := time.Now().Add(upgradeCheckInterval); time.Now().Before(deadline); {
 			time.Sleep(2 * time.Millisecond)
 			c.mu.Lock()
-			waiting := (c.probe != nil || c.probed) && !c.websocket && c.state == stateOpen
+			waiting := (c.probe != nil || c.probed || c.upgrading) && !c.websocket && c.state == stateOpen
 			c.mu.Unlock()
 			if !waiting {
 				break

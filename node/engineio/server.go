@@ -351,14 +351,29 @@ func (s *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 // start of a polling→websocket upgrade. A session that already upgraded or
 // is upgrading gets its extra websocket closed.
 func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
+	// The client may poll as soon as it reads the 101 answer, before the
+	// websocket below becomes the probe: upgrading makes such a GET wait
+	// for the upgrade as one during the probe does (servePollGET).
+	c.mu.Lock()
+	mine := !c.upgrading
+	c.upgrading = true
+	c.mu.Unlock()
 	nc, err := s.upgradeWS(w, r)
 	if err != nil {
+		c.mu.Lock()
+		if mine {
+			c.upgrading = false
+		}
+		c.mu.Unlock()
 		s.debug("engineio: websocket upgrade failed", "sid", c.id, "err", err)
 		return
 	}
 	ws := newWSConn(s, nc)
 	ws.c = c
 	c.mu.Lock()
+	if mine {
+		c.upgrading = false // in the same critical section as the probe
+	}
 	if c.state != stateOpen || c.websocket || c.probe != nil {
 		c.mu.Unlock()
 		ws.refuse(closeNormal)

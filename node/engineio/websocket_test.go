@@ -181,6 +181,32 @@ func upgradeTo(t *testing.T, e *testEnv, sid string) *websocket.Conn {
 	return ws
 }
 
+// TestGETDuringUpgradeHandshakeWaitsForUpgrade checks a GET that arrives
+// after the client read the upgrade's 101 answer but before the server
+// made that websocket the probe (the official suite's "ignores HTTP
+// requests with same sid after upgrade" sends "2probe", "5" and then the
+// GET, and failed about one run in seven): the GET waits for the upgrade
+// as one during the probe does, and is refused once it completed.
+func TestGETDuringUpgradeHandshakeWaitsForUpgrade(t *testing.T) {
+	e := newEnv(t, Config{})
+	sid, _ := e.handshake()
+	c := e.sessionConn(sid)
+	c.mu.Lock()
+	c.upgrading = true // a websocket handshake for sid is completing
+	c.mu.Unlock()
+	get := e.asyncGET(context.Background(), sid)
+	ws := upgradeTo(t, e, sid)
+	select {
+	case res := <-get:
+		if res[0] != "400" {
+			t.Errorf("GET sent before the upgrade completed: %s %q; want 400 once upgraded", res[0], res[1])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the GET was never answered")
+	}
+	writeWS(t, ws, websocket.TextMessage, "4hello")
+}
+
 // TestLateUpgradeTimerKeepsUpgradedSession checks that the upgrade
 // timer's callback, when it fires just as "5" completes the upgrade (it
 // then runs after it, its Stop having come too late), leaves the session's
