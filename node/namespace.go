@@ -470,32 +470,24 @@ func (p *ParentNamespace) Emit(event string, args ...any) error {
 	return first
 }
 
+// child returns the child namespace name, creating it with the parent's
+// middlewares and connection handlers. No lock of the parent is held while
+// the namespace is created or the OnNewNamespace listeners run (they may
+// call back into the parent).
 func (p *ParentNamespace) child(name string) (*Namespace, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if c := p.children[name]; c != nil {
+		p.mu.Unlock()
 		return c, nil
 	}
-	s := p.srv
-	s.mu.Lock()
-	if ns := s.nsps[name]; ns != nil {
-		s.mu.Unlock()
-		return ns, nil
-	}
-	ns, err := newNamespace(s, name)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	ns.middlewares = append(ns.middlewares, p.middlewares...)
-	ns.onConn = append(ns.onConn, p.onConn...)
-	ns.children = p
-	s.nsps[name] = ns
-	listeners := append([]func(*Namespace){}, s.onNewNsp...)
-	s.mu.Unlock()
-	p.children[name] = ns
-	for _, fn := range listeners {
-		fn(ns)
-	}
-	return ns, nil
+	p.mu.Unlock()
+	ns, _, err := p.srv.create(name, func(ns *Namespace) {
+		p.mu.Lock()
+		ns.middlewares = append(ns.middlewares, p.middlewares...)
+		ns.onConn = append(ns.onConn, p.onConn...)
+		ns.children = p
+		p.children[name] = ns
+		p.mu.Unlock()
+	})
+	return ns, err
 }

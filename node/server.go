@@ -25,6 +25,7 @@ type Server struct {
 
 	mu        sync.RWMutex
 	nsps      map[string]*Namespace
+	creating  map[string]chan struct{} // names being created, closed when done
 	parents   []*ParentNamespace
 	onNewNsp  []func(*Namespace)
 	closing   atomic.Bool
@@ -34,7 +35,7 @@ type Server struct {
 // NewServer returns a server with the main namespace "/" created.
 func NewServer(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, nsps: make(map[string]*Namespace)}
+	s := &Server{cfg: cfg, nsps: make(map[string]*Namespace), creating: make(map[string]chan struct{})}
 	s.metrics = newMetrics(cfg.Registerer)
 	ecfg := engineio.Config{
 		PingInterval:      cfg.PingInterval,
@@ -104,23 +105,54 @@ func (s *Server) of(name string) (*Namespace, error) {
 	if ns != nil {
 		return ns, nil
 	}
-	s.mu.Lock()
-	if ns = s.nsps[name]; ns != nil {
+	ns, _, err := s.create(name, nil)
+	return ns, err
+}
+
+// create returns the namespace name, creating it if it does not exist.
+// The adapter is built and initialised (the Redis adapter waits for its
+// subscriptions) with no lock held, so CONNECTs to other namespaces go on
+// meanwhile; concurrent calls for one name wait for the first. setup, if
+// not nil, runs on a namespace this call creates before anyone can find
+// it. The OnNewNamespace listeners run last, with no lock held. created
+// reports whether this call created the namespace.
+func (s *Server) create(name string, setup func(*Namespace)) (ns *Namespace, created bool, err error) {
+	for {
+		s.mu.Lock()
+		if ns := s.nsps[name]; ns != nil {
+			s.mu.Unlock()
+			return ns, false, nil
+		}
+		done, busy := s.creating[name]
+		if !busy {
+			done = make(chan struct{})
+			s.creating[name] = done
+		}
 		s.mu.Unlock()
-		return ns, nil
-	}
-	ns, err := newNamespace(s, name)
-	if err != nil {
+		if busy {
+			<-done
+			continue // created, or failed: try again
+		}
+		ns, err := newNamespace(s, name)
+		if err == nil && setup != nil {
+			setup(ns)
+		}
+		s.mu.Lock()
+		delete(s.creating, name)
+		close(done)
+		if err == nil {
+			s.nsps[name] = ns
+		}
+		listeners := append([]func(*Namespace){}, s.onNewNsp...)
 		s.mu.Unlock()
-		return nil, err
+		if err != nil {
+			return nil, false, err
+		}
+		for _, fn := range listeners {
+			fn(ns)
+		}
+		return ns, true, nil
 	}
-	s.nsps[name] = ns
-	listeners := append([]func(*Namespace){}, s.onNewNsp...)
-	s.mu.Unlock()
-	for _, fn := range listeners {
-		fn(ns)
-	}
-	return ns, nil
 }
 
 // OfRegexp registers a dynamic namespace: a client connecting to an

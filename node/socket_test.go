@@ -861,3 +861,75 @@ func TestCloseDuringAcceptLeavesNoSocket(t *testing.T) {
 		t.Error("the connection handler ran for a socket whose connection had closed")
 	}
 }
+
+// TestNewNamespaceListenerMayCallParent checks that an OnNewNamespace
+// listener may use the parent namespace that created the child: it ran
+// with the parent's lock held, and Children deadlocked the connection.
+func TestNewNamespaceListenerMayCallParent(t *testing.T) {
+	var children atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		p := s.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`))
+		s.OnNewNamespace(func(ns *Namespace) {
+			children.Store(int32(len(p.Children())))
+			p.OnConnection(func(*Socket) {})
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.Connect(ctxT(t), "/dyn-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := children.Load(); n != 1 {
+		t.Errorf("the listener saw %d children; want the new one", n)
+	}
+}
+
+// slowInitAdapter is the in-memory adapter whose Init waits for release,
+// as the Redis adapter's waits for its subscriptions.
+type slowInitAdapter struct {
+	*adapter.Memory
+	release <-chan struct{}
+}
+
+func (a slowInitAdapter) Init(ctx context.Context) error {
+	<-a.release
+	return a.Memory.Init(ctx)
+}
+
+// TestNamespaceCreationHoldsNoServerLock checks that creating a namespace
+// (here a dynamic child whose adapter's Init waits) holds no lock the
+// other namespaces need: a CONNECT to "/" goes on meanwhile, and the
+// waiting CONNECT completes once the adapter is ready.
+func TestNamespaceCreationHoldsNoServerLock(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	cfg := Config{Adapter: func(ns adapter.Namespace) (adapter.Adapter, error) {
+		m := adapter.NewMemory(ns)
+		if ns.Name() == "/" {
+			return m, nil
+		}
+		return slowInitAdapter{Memory: m, release: release}, nil
+	}}
+	_, base := newTestServer(t, cfg, func(s *Server) { s.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`)) })
+	slow, _ := dial(t, base, "/", nil)
+	dynErr := make(chan error, 1)
+	go func() {
+		_, err := slow.Connect(ctxT(t), "/dyn-1", nil)
+		dynErr <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the creation start and wait
+	other, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := other.Connect(ctx, "/", nil); err != nil {
+		t.Fatalf("a CONNECT to / waited for another namespace's adapter: %v", err)
+	}
+	releaseOnce.Do(func() { close(release) })
+	if err := <-dynErr; err != nil {
+		t.Fatalf("CONNECT to the new namespace: %v", err)
+	}
+}
