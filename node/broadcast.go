@@ -131,7 +131,16 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		}
 	}
 	pkt := &adapter.Packet{Type: adapter.PacketEvent, Nsp: b.ns.name, Data: append([]any{event}, args...)}
-	err := b.ns.adapter.BroadcastWithAck(ctx, pkt, b.opts(),
+	opts := b.opts()
+	if opts.Flags.Timeout <= 0 {
+		// Bounded by ctx alone: the sockets (on every node) drop their
+		// entry for this broadcast when ctx's deadline passes, as with
+		// Timeout, instead of keeping it until the client answers.
+		if dl, ok := ctx.Deadline(); ok {
+			opts.Flags.Timeout = max(time.Until(dl), time.Millisecond)
+		}
+	}
+	err := b.ns.adapter.BroadcastWithAck(ctx, pkt, opts,
 		func(n int) {
 			mu.Lock()
 			expectedClients += n

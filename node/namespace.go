@@ -345,8 +345,8 @@ func (ns *Namespace) deliver(pkt *adapter.Packet, sids []adapter.SocketID, flags
 	event, _ := pkt.Data[0].(string)
 	n := 0
 	for _, s := range socks {
-		if onAck != nil {
-			s.registerBroadcastAck(id, flags.Timeout, onAck)
+		if onAck != nil && !s.registerBroadcastAck(id, flags.Timeout, onAck) {
+			continue // disconnecting: it will not answer
 		}
 		s.notifyOutgoing(event, pkt.Data[1:])
 		if flags.Volatile {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -350,17 +351,9 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 		err  error
 	}
 	ch := make(chan result, 1)
-	s.mu.Lock()
-	ext := s.extrasLocked()
-	if ext.acks == nil {
-		ext.acks = make(map[uint64]func(Args, error))
+	if err := s.addAck(id, func(a Args, err error) { ch <- result{a, err} }); err != nil {
+		return nil, err
 	}
-	if len(ext.acks) >= maxPendingAcks {
-		s.mu.Unlock()
-		return nil, ErrTooManyAcks
-	}
-	ext.acks[id] = func(a Args, err error) { ch <- result{a, err} }
-	s.mu.Unlock()
 	values := append([]any{event}, args...)
 	if err := s.sendEvent(values, id, true, e.volatile); err != nil {
 		s.dropAck(id)
@@ -375,6 +368,28 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 		s.ns.srv.metrics.ackTimeouts.Inc()
 		return nil, ErrTimeout
 	}
+}
+
+// addAck registers fn as the answer to ack id. It fails with
+// ErrDisconnected once the socket is disconnecting: onClose sets closing
+// before it takes s.mu to fail the pending acks, so an entry added after
+// that would never be answered (checked under s.mu, not before it). It
+// fails with ErrTooManyAcks past maxPendingAcks.
+func (s *Socket) addAck(id uint64, fn func(Args, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return ErrDisconnected
+	}
+	ext := s.extrasLocked()
+	if ext.acks == nil {
+		ext.acks = make(map[uint64]func(Args, error))
+	}
+	if len(ext.acks) >= maxPendingAcks {
+		return ErrTooManyAcks
+	}
+	ext.acks[id] = fn
+	return nil
 }
 
 func (s *Socket) dropAck(id uint64) {
@@ -641,19 +656,12 @@ func (s *Socket) onAck(pkt *parser.Packet) {
 
 // registerBroadcastAck registers the ack of a broadcast packet: onAck gets
 // the client's first argument. The entry is dropped after timeout.
-func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck adapter.AckFunc) {
-	s.mu.Lock()
-	ext := s.extrasLocked()
-	if ext.acks == nil {
-		ext.acks = make(map[uint64]func(Args, error))
-	}
-	if len(ext.acks) >= maxPendingAcks {
-		// The client answers none of its acks: the packet still goes out,
-		// but its answer is not awaited (the broadcast times out for it).
-		s.mu.Unlock()
-		return
-	}
-	ext.acks[id] = func(a Args, err error) {
+//
+// It returns false, registering nothing, when the socket is disconnecting:
+// its pending acks have been or are being failed, so the broadcast must
+// not count it among the clients that will answer.
+func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck adapter.AckFunc) bool {
+	err := s.addAck(id, func(a Args, err error) {
 		if err != nil {
 			return
 		}
@@ -662,11 +670,19 @@ func (s *Socket) registerBroadcastAck(id uint64, timeout time.Duration, onAck ad
 			first = a[0]
 		}
 		onAck(first)
+	})
+	switch {
+	case errors.Is(err, ErrDisconnected):
+		return false
+	case err != nil:
+		// The client answers none of its acks: the packet still goes out,
+		// but its answer is not awaited (the broadcast times out for it).
+		return true
 	}
-	s.mu.Unlock()
 	if timeout > 0 {
 		time.AfterFunc(timeout, func() { s.dropAck(id) })
 	}
+	return true
 }
 
 // eventName returns the event name whose first array element is name (a

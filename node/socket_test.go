@@ -933,3 +933,57 @@ func TestNamespaceCreationHoldsNoServerLock(t *testing.T) {
 		t.Fatalf("CONNECT to the new namespace: %v", err)
 	}
 }
+
+// pendingAcks returns how many acks the socket awaits.
+func pendingAcks(s *Socket) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.ext.Load(); e != nil {
+		return len(e.acks)
+	}
+	return 0
+}
+
+// TestAckRegistrationRefusedWhileDisconnecting checks the state between
+// onClose's start (closing set) and its failing of the pending acks: an
+// ack registered then would never be answered, so EmitWithAck (which
+// checked the socket connected just before) must get ErrDisconnected
+// and a broadcast must not count the socket.
+func TestAckRegistrationRefusedWhileDisconnecting(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	dial(t, base, "/", nil)
+	so := <-socks
+	so.closing.Store(true) // onClose has begun
+	defer so.closing.Store(false)
+	if err := so.addAck(1, func(Args, error) {}); !errors.Is(err, ErrDisconnected) {
+		t.Errorf("addAck on a disconnecting socket = %v; want ErrDisconnected", err)
+	}
+	if so.registerBroadcastAck(2, 0, func(any) {}) {
+		t.Error("a broadcast counted a disconnecting socket among those that will answer")
+	}
+	if n := pendingAcks(so); n != 0 {
+		t.Errorf("%d acks registered on a disconnecting socket", n)
+	}
+}
+
+// TestBroadcastAckBoundedByContextDropsEntries checks a broadcast
+// EmitWithAck bounded only by its context's deadline: a client that never
+// answers must not keep the socket's entry once the deadline passed (they
+// piled up until maxPendingAcks refused every later ack of the socket).
+func TestBroadcastAckBoundedByContextDropsEntries(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	dial(t, base, "/", nil) // never acks
+	so := <-socks
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := srv.Of("/").EmitWithAck(ctx, "silent"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("EmitWithAck = %v; want ErrTimeout", err)
+	}
+	waitFor(t, "the socket to drop the broadcast's ack", func() bool { return pendingAcks(so) == 0 })
+}
