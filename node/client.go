@@ -98,6 +98,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.conn.Close(ReasonParseError)
 		return
 	}
+	sock.awaitReady()
 	switch pkt.Type {
 	case parser.Event, parser.BinaryEvent:
 		sock.onEvent(pkt)

@@ -16,6 +16,10 @@ import (
 // accepted, in registration order. It must call next exactly once, from any
 // goroutine: next(nil) continues, next(err) rejects the connection with
 // CONNECT_ERROR {message: err.Error()} (plus data for a *ConnectError).
+// When next is called from another goroutine (after an asynchronous
+// check), the connection handlers run there; the packets the client
+// sends once connected wait for them, so none reaches a socket whose
+// handlers are not registered yet.
 type Middleware func(s *Socket, next func(error))
 
 // ServerSideHandler handles an event emitted by another node with
@@ -272,13 +276,16 @@ func (ns *Namespace) accept(s *Socket) {
 	if !s.client.register(s) {
 		return
 	}
+	// The socket's packets are dispatched once the handlers below have
+	// run, or the accept ended early (awaitReady).
+	defer s.markReady()
 	ns.mu.Lock()
 	ns.sockets[s.id] = s
 	handlers := ns.onConn
 	ns.mu.Unlock()
 	ns.srv.metrics.sockets.WithLabelValues(ns.name).Inc()
 	ns.adapter.AddAll(s.id, adapter.Room(s.id))
-	s.connected.Store(true)
+	s.state.Or(stConnected)
 	// A middleware may call next from another goroutine, after the
 	// connection closed: the client's OnClose then found the socket not
 	// yet connected and left it. The socket is connected now, so its

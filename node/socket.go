@@ -43,12 +43,11 @@ type Socket struct {
 	// Every connected socket holds one, idle or not: it is kept to 96
 	// bytes (TestIdleStructSizes), and what most sockets never use lives
 	// in socketExtras, allocated on first use.
-	id        adapter.SocketID
-	ns        *Namespace
-	client    *client
-	auth      string // CONNECT payload, "" for none ({}); the rest of the handshake is built on demand
-	connected atomic.Bool
-	closing   atomic.Bool
+	id     adapter.SocketID
+	ns     *Namespace
+	client *client
+	auth   string        // CONNECT payload, "" for none ({}); the rest of the handshake is built on demand
+	state  atomic.Uint32 // stConnected, stClosing, stReady
 
 	mu sync.Mutex
 	// handlers are the On handlers in registration order. The slice is
@@ -76,6 +75,8 @@ type socketExtras struct {
 	hooks []hook
 	acks  map[uint64]func(Args, error)
 	data  any
+	// ready, made by awaitReady, is closed by markReady.
+	ready chan struct{}
 }
 
 // hookKind tells what a hook is; its fn has the matching type.
@@ -228,7 +229,74 @@ func (s *Socket) Transport() string { return s.client.conn.Transport() }
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool { return s.isConnected() }
 
-func (s *Socket) isConnected() bool { return s.connected.Load() && !s.closing.Load() }
+func (s *Socket) isConnected() bool { return s.state.Load()&(stConnected|stClosing) == stConnected }
+
+// The bits of Socket.state.
+const (
+	// stConnected: accepted, until onClose ends.
+	stConnected uint32 = 1 << iota
+	// stClosing: onClose has begun (set once).
+	stClosing
+	// stReady: the connection handlers have run (or never will): the
+	// socket's packets may be dispatched (see awaitReady).
+	stReady
+)
+
+// awaitReady waits until the socket's connection handlers have run. It
+// is called on the connection's handler goroutine before a packet for
+// the socket is dispatched. An accept that runs on another goroutine (a
+// middleware called next from one) sends CONNECT before it runs the
+// handlers, and the client may answer at once: its packets wait here, as
+// in Node, where the handlers run before any later packet is read, and
+// are not dispatched to a socket that has no handlers yet. Meanwhile the
+// connection reads nothing more, so the wait needs no queue. After an
+// inline accept the socket is ready before its next packet is read.
+func (s *Socket) awaitReady() {
+	if s.state.Load()&stReady != 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.state.Load()&stReady != 0 {
+		s.mu.Unlock()
+		return
+	}
+	ext := s.extrasLocked()
+	if ext.ready == nil {
+		ext.ready = make(chan struct{})
+	}
+	ch := ext.ready
+	s.mu.Unlock()
+	<-ch
+}
+
+// markReady records that the connection handlers have run (or never
+// will: the socket closed first) and releases awaitReady.
+func (s *Socket) markReady() {
+	s.mu.Lock()
+	s.state.Or(stReady)
+	if e := s.ext.Load(); e != nil && e.ready != nil {
+		close(e.ready)
+		e.ready = nil
+	}
+	s.mu.Unlock()
+}
+
+// isClosing reports whether onClose has begun.
+func (s *Socket) isClosing() bool { return s.state.Load()&stClosing != 0 }
+
+// beginClose sets stClosing on a connected socket; only the first call
+// for a connected socket returns true.
+func (s *Socket) beginClose() bool {
+	for {
+		st := s.state.Load()
+		if st&stConnected == 0 || st&stClosing != 0 {
+			return false
+		}
+		if s.state.CompareAndSwap(st, st|stClosing) {
+			return true
+		}
+	}
+}
 
 // Data returns the application's data for this socket (shared with other
 // nodes through FetchSockets, so keep it JSON-serialisable).
@@ -378,7 +446,7 @@ func (e *SocketEmitter) EmitWithAck(ctx context.Context, event string, args ...a
 func (s *Socket) addAck(id uint64, fn func(Args, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if s.isClosing() {
 		return ErrDisconnected
 	}
 	ext := s.extrasLocked()
@@ -512,7 +580,7 @@ func (s *Socket) Disconnect(close bool) {
 }
 
 func (s *Socket) onClose(reason string) {
-	if !s.connected.Load() || !s.closing.CompareAndSwap(false, true) {
+	if !s.beginClose() {
 		return
 	}
 	for _, h := range s.hooks() {
@@ -523,7 +591,7 @@ func (s *Socket) onClose(reason string) {
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
 	s.client.remove(s)
-	s.connected.Store(false)
+	s.state.And(^stConnected)
 	var acks map[uint64]func(Args, error)
 	var hooks []hook
 	s.mu.Lock()

@@ -516,7 +516,7 @@ func TestAnyListenersAndPacketMiddleware(t *testing.T) {
 // allocates its extras.
 func TestSocketRegistrations(t *testing.T) {
 	s := &Socket{}
-	s.connected.Store(true)
+	s.state.Or(stConnected | stReady)
 	var got []string
 	rec := func(name string) EventHandler { return func(Args, AckFunc) { got = append(got, name) } }
 	check := func(what string, want ...string) {
@@ -538,7 +538,7 @@ func TestSocketRegistrations(t *testing.T) {
 	s.dispatch("b", nil, nil)
 	check("other event kept", "b1")
 	s2 := &Socket{}
-	s2.connected.Store(true)
+	s2.state.Or(stConnected | stReady)
 	s2.On("c", func(Args, AckFunc) { got = append(got, "c1"); s2.Off("b") })
 	s2.On("b", rec("b"))
 	s2.On("c", rec("c2"))
@@ -956,8 +956,8 @@ func TestAckRegistrationRefusedWhileDisconnecting(t *testing.T) {
 	})
 	dial(t, base, "/", nil)
 	so := <-socks
-	so.closing.Store(true) // onClose has begun
-	defer so.closing.Store(false)
+	so.state.Or(stClosing) // onClose has begun
+	defer so.state.And(^stClosing)
 	if err := so.addAck(1, func(Args, error) {}); !errors.Is(err, ErrDisconnected) {
 		t.Errorf("addAck on a disconnecting socket = %v; want ErrDisconnected", err)
 	}
@@ -986,4 +986,39 @@ func TestBroadcastAckBoundedByContextDropsEntries(t *testing.T) {
 		t.Fatalf("EmitWithAck = %v; want ErrTimeout", err)
 	}
 	waitFor(t, "the socket to drop the broadcast's ack", func() bool { return pendingAcks(so) == 0 })
+}
+
+// TestAsyncMiddlewareFirstEventReachesHandlers checks a middleware that
+// calls next from a goroutine of its own: the accept then runs beside
+// the connection's goroutine, and an event the client emits as soon as
+// it is connected must wait for the connection handlers that register
+// its handler, not be dispatched to a socket without handlers (as in
+// Node, where they run before any later packet).
+func TestAsyncMiddlewareFirstEventReachesHandlers(t *testing.T) {
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.OnConnection(func(so *Socket) {
+			so.On("hello", func(args Args, ack AckFunc) {
+				if ack != nil {
+					_ = ack("hi")
+				}
+			})
+		})
+	})
+	for i := range 10 {
+		c, err := siotest.Dial(ctxT(t), base, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Connect(ctxT(t), "/", nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = c.EmitWithAck(ctx, "/", "hello")
+		cancel()
+		_ = c.Close()
+		if err != nil {
+			t.Fatalf("connection %d: the first event after connecting got no answer: %v", i, err)
+		}
+	}
 }
