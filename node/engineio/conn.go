@@ -349,6 +349,12 @@ func (c *Conn) Close(reason string) { c.closeGraceful(reason, pollCloseTimeout) 
 func (c *Conn) closeGraceful(reason string, pollWait time.Duration) {
 	c.mu.Lock()
 	if c.state != stateOpen {
+		// Already closing: a polling session waiting for its client's
+		// next GET gets the shorter of the two waits (Server.Close's
+		// one second, not the 30 s of an earlier Conn.Close).
+		if c.state == stateClosing && c.closeTimer != nil && pollWait < pollCloseTimeout {
+			c.closeTimer.Reset(pollWait)
+		}
 		c.mu.Unlock()
 		return
 	}
