@@ -26,7 +26,8 @@ type Config struct {
 	// Default 45s.
 	ConnectTimeout time.Duration
 	// MaxHTTPBufferSize bounds one message and one polling POST, in bytes.
-	// Default 1e6.
+	// Default 1e6; at most 1 TiB (larger values, math.MaxInt64 included,
+	// count as 1 TiB).
 	MaxHTTPBufferSize int64
 	// MaxAttachments bounds the binary attachments of one packet. Default 10.
 	MaxAttachments int

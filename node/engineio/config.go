@@ -14,7 +14,9 @@ type Config struct {
 	PingTimeout time.Duration
 	// UpgradeTimeout bounds the polling→websocket upgrade. Default 10s.
 	UpgradeTimeout time.Duration
-	// MaxHTTPBufferSize bounds one message and one POST body (bytes). Default 1e6.
+	// MaxHTTPBufferSize bounds one message and one POST body (bytes).
+	// Default 1e6; values above 1 TiB (math.MaxInt64 for "no limit") count
+	// as 1 TiB, which keeps the size arithmetic from overflowing.
 	MaxHTTPBufferSize int64
 	// Transports lists the allowed transports, "polling" and/or
 	// "websocket". Default both. Unknown names are ignored; a list with no
@@ -78,6 +80,7 @@ const (
 	defaultPingTimeout       = 20 * time.Second
 	defaultUpgradeTimeout    = 10 * time.Second
 	defaultMaxHTTPBufferSize = 1_000_000
+	maxMaxHTTPBufferSize     = 1 << 40
 	defaultMaxQueueBytes     = 4 << 20
 	defaultWriteTimeout      = 10 * time.Second
 )
@@ -102,6 +105,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxHTTPBufferSize <= 0 {
 		cfg.MaxHTTPBufferSize = defaultMaxHTTPBufferSize
 	}
+	cfg.MaxHTTPBufferSize = min(cfg.MaxHTTPBufferSize, maxMaxHTTPBufferSize)
 	if cfg.MaxQueueBytes <= 0 {
 		cfg.MaxQueueBytes = defaultMaxQueueBytes
 	}

@@ -3,12 +3,15 @@ package engineio
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 var openRE = regexp.MustCompile(`^0\{"sid":"[A-Za-z0-9_-]{20}","upgrades":(\[\]|\["websocket"\]),"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000\}$`)
@@ -583,5 +586,53 @@ func TestMalformedRequestsNeverCrash(t *testing.T) {
 	e.post(sid, "4alive")
 	if m := r.waitMsg(t); m.data != "alive" {
 		t.Fatalf("msg %+v", m)
+	}
+}
+
+// TestServerCloseShortensPollingCloseWait checks Server.Close on a
+// polling session already closing (Conn.Close, whose client sends no
+// further GET): it waits the server's short poll wait, not the 30 s the
+// session's own close gives the client.
+func TestServerCloseShortensPollingCloseWait(t *testing.T) {
+	e := newEnvEcho(t, Config{}, false)
+	_, r := e.handshake()
+	r.c.Close("forced close") // the client is gone: no GET will come
+	done := make(chan struct{})
+	go func() {
+		e.srv.Close("server shutting down")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Server.Close waited past 10 s for a closing polling session (its poll wait is %v)", e.srv.closePollWait)
+	}
+	if reason := r.waitClose(t); reason != "forced close" {
+		t.Errorf("close reason %q; want the first close's", reason)
+	}
+}
+
+// TestMaxHTTPBufferSizeNoLimit checks MaxHTTPBufferSize math.MaxInt64,
+// the obvious "no limit": the size checks must not overflow (a POST's
+// read limit wrapped negative and every body decoded empty, a parse
+// error), and a websocket frame announcing 2^63-1 bytes is still refused.
+func TestMaxHTTPBufferSizeNoLimit(t *testing.T) {
+	e := newEnvEcho(t, Config{MaxHTTPBufferSize: math.MaxInt64}, false)
+	sid, r := e.handshake()
+	if st, body := e.post(sid, "4hello"); st != 200 {
+		t.Fatalf("POST: %d %q", st, body)
+	}
+	select {
+	case m := <-r.msgs:
+		if m.data != "hello" {
+			t.Errorf("message %q; want hello", m.data)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the POSTed message never arrived")
+	}
+	ws, nc, _ := dialRaw(t, e)
+	netWrite(t, nc, maxLengthHeader(0x81))
+	if err := readWSErr(t, ws); !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+		t.Errorf("frame of 2^63-1 bytes: client got %v, want close 1009", err)
 	}
 }
