@@ -45,6 +45,10 @@ type CORS struct {
 	// Origins lists the allowed origins ("https://a.example"); "*" allows
 	// any. Empty: requests with an Origin header different from the Host
 	// are refused (same-origin only), as Node does without cors options.
+	// A listed origin is echoed in Access-Control-Allow-Origin; under "*"
+	// the others get "*", as Node's cors package answers for origin "*",
+	// so browsers refuse them credentialed requests (cookies): list the
+	// origins that may send credentials.
 	Origins []string
 	// Credentials sets Access-Control-Allow-Credentials: true.
 	Credentials bool

@@ -32,13 +32,8 @@ func newCORSPolicy(c CORS) corsPolicy {
 // no Origin and same-origin requests always may; cross-origin ones only
 // when "*" or the origin is listed.
 func (p *corsPolicy) allowed(r *http.Request, origin string) bool {
-	if origin == "" || p.any {
+	if origin == "" || p.any || p.listed(origin) {
 		return true
-	}
-	for _, o := range p.origins {
-		if strings.EqualFold(o, origin) {
-			return true
-		}
 	}
 	return sameOrigin(r, origin)
 }
@@ -52,16 +47,33 @@ func sameOrigin(r *http.Request, origin string) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
-// setHeaders adds the CORS response headers for an allowed origin.
+// setHeaders adds the CORS response headers for an allowed origin: an
+// origin allowed only by "*" gets "*", the others are echoed. Echoing
+// every origin with Allow-Credentials would let any site make credentialed
+// requests and read the answers.
 func (p *corsPolicy) setHeaders(h http.Header, origin string) {
 	if !p.enabled || origin == "" {
 		return
 	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Add("Vary", "Origin")
+	if p.any && !p.listed(origin) {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	}
 	if p.credentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
+}
+
+// listed reports whether origin is one of the configured origins.
+func (p *corsPolicy) listed(origin string) bool {
+	for _, o := range p.origins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // writePreflight answers an OPTIONS preflight for an allowed origin.

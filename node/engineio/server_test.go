@@ -426,21 +426,29 @@ func TestTrySendPolling(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Run("any origin", func(t *testing.T) {
-		e := newEnv(t, Config{CORS: CORS{Origins: []string{"*"}, Credentials: true}})
+		// "*" answers "*" as Node's cors does (browsers then refuse
+		// credentialed requests); a listed origin is echoed and may send
+		// credentials.
+		e := newEnv(t, Config{CORS: CORS{Origins: []string{"*", "https://a.example"}, Credentials: true}})
 		st, _, h := e.do("GET", "EIO=4&transport=polling", "", http.Header{"Origin": {"https://x.example"}})
-		if st != 200 || h.Get("Access-Control-Allow-Origin") != "https://x.example" || h.Get("Access-Control-Allow-Credentials") != "true" {
+		if st != 200 || h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Credentials") != "true" {
 			t.Fatalf("GET = %d %v", st, h)
+		}
+		e.nextConn()
+		st, _, h = e.do("GET", "EIO=4&transport=polling", "", http.Header{"Origin": {"https://a.example"}})
+		if st != 200 || h.Get("Access-Control-Allow-Origin") != "https://a.example" || h.Get("Vary") != "Origin" {
+			t.Fatalf("listed origin's GET = %d %v", st, h)
 		}
 		e.nextConn()
 		st, _, h = e.do("OPTIONS", "EIO=4&transport=polling", "", http.Header{
 			"Origin": {"https://x.example"}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"content-type,x-a"}})
 		if st != 204 || h.Get("Access-Control-Allow-Methods") != "GET,POST" || h.Get("Access-Control-Allow-Headers") != "content-type,x-a" ||
-			h.Get("Access-Control-Allow-Origin") != "https://x.example" {
+			h.Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("preflight = %d %v", st, h)
 		}
 		// Errors carry the CORS headers too, so browsers can read them.
 		st, _, h = e.do("GET", "EIO=4&transport=abc", "", http.Header{"Origin": {"https://x.example"}})
-		if st != 400 || h.Get("Access-Control-Allow-Origin") != "https://x.example" {
+		if st != 400 || h.Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("error = %d %v", st, h)
 		}
 		ws, _, err := e.dial("EIO=4&transport=websocket", http.Header{"Origin": {"https://x.example"}})
