@@ -42,7 +42,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// CORS configures cross-origin access. Default: same-origin only.
 	CORS engineio.CORS
-	// AllowRequest may reject a handshake (HTTP 403, code 4 "Forbidden").
+	// AllowRequest may reject a handshake: HTTP 403, code 4, with the
+	// error's text as the message (as Node's allowRequest).
 	AllowRequest func(r *http.Request) error
 	// MaxConnections bounds the Engine.IO sessions of this node; further
 	// handshakes are refused with 503. Default 0: unlimited.

@@ -744,8 +744,8 @@ func TestConnectionLimitMetric(t *testing.T) {
 	e := newHostileEnv(t, Config{MaxConnections: 2})
 	a := e.good()
 	e.pollConnect()
-	if st, body := e.do("GET", "EIO=4&transport=polling", "", nil); st != 403 || body != `{"code":4,"message":"Forbidden"}` {
-		t.Errorf("polling handshake over the limit = %d %q, want 403 code 4", st, body)
+	if st, body := e.do("GET", "EIO=4&transport=polling", "", nil); st != 403 || body != `{"code":4,"message":"too many connections"}` {
+		t.Errorf("polling handshake over the limit = %d %q, want 403 code 4 \"too many connections\"", st, body)
 	}
 	if _, res, err := e.dialWS("EIO=4&transport=websocket", nil); err == nil || res == nil || res.StatusCode != 403 {
 		t.Errorf("websocket over the limit: %v, want 403", err)

@@ -32,7 +32,8 @@ type Config struct {
 	// CORS configures cross-origin polling requests and websocket origin checks.
 	CORS CORS
 	// AllowRequest, when set, may reject a handshake: a non-nil error
-	// answers code 4 "Forbidden" (HTTP 403).
+	// answers HTTP 403 {"code":4,"message":<the error's text>}, as Node's
+	// allowRequest does with its message ("Forbidden" for an empty one).
 	AllowRequest func(r *http.Request) error
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

@@ -1,9 +1,11 @@
 package engineio
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // ErrClosed is returned by Send on a closed session.
@@ -60,11 +62,21 @@ func writeErrorMessage(w http.ResponseWriter, code errorCode, msg string, status
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, `,"message":`...)
-	b = strconv.AppendQuote(b, msg)
+	b = appendJSONString(b, msg)
 	b = append(b, '}')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// appendJSONString appends s as a JSON string, as JSON.stringify writes
+// it (no HTML escaping): error messages may come from the application.
+func appendJSONString(b []byte, s string) []byte {
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return append(b, strings.TrimSuffix(sb.String(), "\n")...)
 }

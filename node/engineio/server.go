@@ -257,7 +257,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
 			s.debug("engineio: handshake refused", "remote", r.RemoteAddr, "err", err)
-			writeError(w, codeForbidden, 0)
+			// Node answers allowRequest's message (its default: "Forbidden").
+			msg := err.Error()
+			if msg == "" {
+				msg = errorMessages[codeForbidden]
+			}
+			writeErrorMessage(w, codeForbidden, msg, 0)
 			return
 		}
 	}

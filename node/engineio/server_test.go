@@ -525,12 +525,13 @@ func TestCORS(t *testing.T) {
 func TestAllowRequest(t *testing.T) {
 	e := newEnv(t, Config{AllowRequest: func(r *http.Request) error {
 		if r.URL.Query().Get("token") != "ok" {
-			return errors.New("no token")
+			return errors.New("no \"token\" <\u00e9>")
 		}
 		return nil
 	}})
+	// The error's message is the answer's, as Node's allowRequest's, JSON-encoded.
 	st, body, _ := e.do("GET", "EIO=4&transport=polling", "", nil)
-	if st != 403 || body != `{"code":4,"message":"Forbidden"}` {
+	if st != 403 || body != `{"code":4,"message":"no \"token\" <é>"}` {
 		t.Fatalf("refused = %d %q", st, body)
 	}
 	_, res, err := e.dial("EIO=4&transport=websocket", nil)
