@@ -488,7 +488,7 @@ func (p *ParentNamespace) child(name string) (*Namespace, error) {
 		return c, nil
 	}
 	p.mu.Unlock()
-	ns, _, err := p.srv.create(name, func(ns *Namespace) {
+	return p.srv.create(name, func(ns *Namespace) {
 		p.mu.Lock()
 		ns.middlewares = append(ns.middlewares, p.middlewares...)
 		ns.onConn = append(ns.onConn, p.onConn...)
@@ -496,5 +496,4 @@ func (p *ParentNamespace) child(name string) (*Namespace, error) {
 		p.children[name] = ns
 		p.mu.Unlock()
 	})
-	return ns, err
 }

@@ -105,8 +105,7 @@ func (s *Server) of(name string) (*Namespace, error) {
 	if ns != nil {
 		return ns, nil
 	}
-	ns, _, err := s.create(name, nil)
-	return ns, err
+	return s.create(name, nil)
 }
 
 // create returns the namespace name, creating it if it does not exist.
@@ -114,14 +113,13 @@ func (s *Server) of(name string) (*Namespace, error) {
 // subscriptions) with no lock held, so CONNECTs to other namespaces go on
 // meanwhile; concurrent calls for one name wait for the first. setup, if
 // not nil, runs on a namespace this call creates before anyone can find
-// it. The OnNewNamespace listeners run last, with no lock held. created
-// reports whether this call created the namespace.
-func (s *Server) create(name string, setup func(*Namespace)) (ns *Namespace, created bool, err error) {
+// it. The OnNewNamespace listeners run last, with no lock held.
+func (s *Server) create(name string, setup func(*Namespace)) (*Namespace, error) {
 	for {
 		s.mu.Lock()
 		if ns := s.nsps[name]; ns != nil {
 			s.mu.Unlock()
-			return ns, false, nil
+			return ns, nil
 		}
 		done, busy := s.creating[name]
 		if !busy {
@@ -146,12 +144,12 @@ func (s *Server) create(name string, setup func(*Namespace)) (ns *Namespace, cre
 		listeners := append([]func(*Namespace){}, s.onNewNsp...)
 		s.mu.Unlock()
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		for _, fn := range listeners {
 			fn(ns)
 		}
-		return ns, true, nil
+		return ns, nil
 	}
 }
 
