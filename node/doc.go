@@ -19,16 +19,22 @@
 // Server, Namespace, Socket and BroadcastOperator are goroutine-safe:
 // handlers may emit from any goroutine. The packets of one connection are
 // handled in order on one goroutine; event handlers run there and must not
-// block for long (start a goroutine for slow work). A broadcast is encoded
+// block for long (start a goroutine for slow work). Connection handlers
+// run where the last middleware called next; when that is another
+// goroutine, the connection's goroutine waits for them before it
+// dispatches the socket's first packet. A broadcast is encoded
 // once and the same frames are queued to every recipient's writer without
 // blocking; each connection's writes are serialized by its own writer. A
 // client whose queue passes Config.MaxQueueBytes is disconnected with
 // reason "slow consumer". No lock is held across a network write or an
-// adapter's network call.
+// adapter's network call: a namespace's adapter is created and
+// initialised (the Redis adapter waits for its subscriptions) with no
+// lock held, one creation per name at a time.
 //
-// Lock order: Server.mu, then ParentNamespace.mu, then Namespace.mu, then
-// client.mu, then Socket.mu; adapters take their own locks and never call
-// back into the namespace while holding them.
+// Lock order: Server.mu, then Namespace.mu, then client.mu, then
+// Socket.mu; ParentNamespace.mu is taken with none of them held. Adapters
+// take their own locks and never call back into the namespace while
+// holding them. OnNewNamespace listeners run with no lock held.
 //
 // # Shutdown
 //
