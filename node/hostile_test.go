@@ -744,11 +744,13 @@ func TestConnectionLimitMetric(t *testing.T) {
 	e := newHostileEnv(t, Config{MaxConnections: 2})
 	a := e.good()
 	e.pollConnect()
-	if st, body := e.do("GET", "EIO=4&transport=polling", "", nil); st != 403 || body != `{"code":4,"message":"too many connections"}` {
-		t.Errorf("polling handshake over the limit = %d %q, want 403 code 4 \"too many connections\"", st, body)
+	// 503, as documented and as a draining node answers, so that a load
+	// balancer retries the handshake on another node.
+	if st, body := e.do("GET", "EIO=4&transport=polling", "", nil); st != 503 || body != `{"code":3,"message":"Server is not accepting connections"}` {
+		t.Errorf("polling handshake over the limit = %d %q, want 503 code 3", st, body)
 	}
-	if _, res, err := e.dialWS("EIO=4&transport=websocket", nil); err == nil || res == nil || res.StatusCode != 403 {
-		t.Errorf("websocket over the limit: %v, want 403", err)
+	if _, res, err := e.dialWS("EIO=4&transport=websocket", nil); err == nil || res == nil || res.StatusCode != 503 {
+		t.Errorf("websocket over the limit: %v, want 503", err)
 	}
 	if got := e.metric("sio_connections_refused_total"); got != 2 {
 		t.Errorf("sio_connections_refused_total = %v, want 2", got)

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -60,7 +59,7 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) allowRequest(r *http.Request) error {
 	if s.cfg.MaxConnections > 0 && s.engine.Count() >= s.cfg.MaxConnections {
 		s.metrics.connectionsRefused.Inc()
-		return errors.New("too many connections")
+		return engineio.ErrUnavailable // 503: a load balancer tries another node
 	}
 	if s.cfg.AllowRequest != nil {
 		return s.cfg.AllowRequest(r)

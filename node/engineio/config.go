@@ -33,7 +33,8 @@ type Config struct {
 	CORS CORS
 	// AllowRequest, when set, may reject a handshake: a non-nil error
 	// answers HTTP 403 {"code":4,"message":<the error's text>}, as Node's
-	// allowRequest does with its message ("Forbidden" for an empty one).
+	// allowRequest does with its message ("Forbidden" for an empty one);
+	// ErrUnavailable answers 503 instead (over capacity).
 	AllowRequest func(r *http.Request) error
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger

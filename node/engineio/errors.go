@@ -14,6 +14,15 @@ var ErrClosed = errors.New("engineio: session closed")
 // ErrSlowConsumer is returned by Send when the queue bound is passed.
 var ErrSlowConsumer = errors.New("engineio: slow consumer")
 
+// ErrUnavailable, returned by Config.AllowRequest (or wrapped in its
+// error), refuses the handshake as a draining server does: HTTP 503,
+// {"code":3,"message":"Server is not accepting connections"}, so that a
+// load balancer may try another node. Other errors answer 403.
+var ErrUnavailable = errors.New(msgNotAccepting)
+
+// msgNotAccepting is the message of a 503 refusal.
+const msgNotAccepting = "Server is not accepting connections"
+
 // errorCode is an Engine.IO error code as answered by Node's engine.io
 // server (Server.errors).
 type errorCode int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -251,12 +252,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.accepting.Load() {
-		writeErrorMessage(w, codeBadRequest, "Server is not accepting connections", http.StatusServiceUnavailable)
+		writeErrorMessage(w, codeBadRequest, msgNotAccepting, http.StatusServiceUnavailable)
 		return
 	}
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
 			s.debug("engineio: handshake refused", "remote", r.RemoteAddr, "err", err)
+			if errors.Is(err, ErrUnavailable) {
+				writeErrorMessage(w, codeBadRequest, msgNotAccepting, http.StatusServiceUnavailable)
+				return
+			}
 			// Node answers allowRequest's message (its default: "Forbidden").
 			msg := err.Error()
 			if msg == "" {
