@@ -91,6 +91,10 @@ type Hooks struct {
 	// broadcast or server-side emit that could not be queued because the
 	// publish queue was full (err matches ErrPublishQueueFull).
 	PublishError func(err error)
+	// SubscribeError is called for each error of the subscription:
+	// subscribing, reading, a ping left unanswered (while Redis is down,
+	// about once per reconnection attempt).
+	SubscribeError func(err error)
 	// Received is called for each message read from Redis.
 	Received func()
 	// Dropped is called for each received message dropped because its
@@ -113,6 +117,12 @@ func (h *Hooks) published() {
 func (h *Hooks) publishError(err error) {
 	if h.PublishError != nil {
 		h.PublishError(err)
+	}
+}
+
+func (h *Hooks) subscribeError(err error) {
+	if h.SubscribeError != nil {
+		h.SubscribeError(err)
 	}
 }
 

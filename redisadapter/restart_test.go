@@ -87,8 +87,12 @@ func TestRedisServerRestart(t *testing.T) {
 	var pubErrs atomic.Int64
 	opts1 := opts
 	opts1.Hooks.PublishError = func(error) { pubErrs.Add(1) }
+	// n2 publishes nothing: only its subscription sees the outage.
+	var subErrs atomic.Int64
+	opts2 := opts
+	opts2.Hooks.SubscribeError = func(error) { subErrs.Add(1) }
 	n1 := newNode(t, outageClient(t, srv.addr()), "/", opts1)
-	n2 := newNode(t, outageClient(t, srv.addr()), "/", opts)
+	n2 := newNode(t, outageClient(t, srv.addr()), "/", opts2)
 	n1.connect("a1")
 	n2.connect("b1")
 	ctx := context.Background()
@@ -103,6 +107,9 @@ func TestRedisServerRestart(t *testing.T) {
 		srv.kill()
 		adaptertest.Eventually(t, waitTime, func() bool { return n1.a.Ready() != nil && n2.a.Ready() != nil },
 			"cycle %d: Ready() stayed nil after redis-server died", cycle)
+		adaptertest.Eventually(t, waitTime, func() bool { return subErrs.Load() > 0 },
+			"cycle %d: the lost subscription was not counted (Hooks.SubscribeError)", cycle)
+		subErrs.Store(0)
 		down := fmt.Sprint("down-", cycle)
 		errsBefore := pubErrs.Load()
 		if err := n1.a.Broadcast(ctx, &adapter.Packet{Type: adapter.PacketEvent, Data: []any{down}}, adapter.BroadcastOptions{}); err != nil {

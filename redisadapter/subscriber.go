@@ -191,10 +191,16 @@ func (s *subscriber) setNotReadyLocked(err error) {
 	s.subLog.warn("redisadapter: lost the subscription to Redis; retrying", "err", err)
 }
 
+// setNotReady is setNotReadyLocked, and counts err (Hooks.SubscribeError)
+// once the lock is released.
 func (s *subscriber) setNotReady(err error) {
 	s.mu.Lock()
+	closed := s.closed
 	s.setNotReadyLocked(err)
 	s.mu.Unlock()
+	if !closed {
+		s.hooks.subscribeError(err)
+	}
 }
 
 // confirm records a subscription confirmation; the subscriber is ready

@@ -69,6 +69,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 			Hooks: redisadapter.Hooks{
 				Published:      func() { metrics.ObserveRedisPublish(nil) },
 				PublishError:   func(err error) { metrics.ObserveRedisPublish(err) },
+				SubscribeError: func(error) { metrics.ObserveRedisError() },
 				Received:       func() { metrics.ObserveRedisReceived() },
 				Dropped:        func() { metrics.ObserveRedisDropped() },
 				RequestLatency: func(kind string, d time.Duration) { metrics.ObserveRedisRequest(kind, d) },
