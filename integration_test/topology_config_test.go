@@ -164,7 +164,8 @@ func TestDeployNginxConfRenders(t *testing.T) {
 	for _, want := range []string{
 		"user tester;", "pid /tmp/x/nginx.pid;", "listen 127.0.0.1:18080;",
 		"client_body_temp_path /tmp/x/tmp/client_temp;", "proxy_temp_path /tmp/x/tmp/proxy_temp;",
-		"server 127.0.0.1:1001 max_fails=1 fail_timeout=5s;", "server 127.0.0.1:1003 max_fails=1 fail_timeout=5s;",
+		"server 127.0.0.1:1001 max_fails=0;", "server 127.0.0.1:1003 max_fails=0;",
+		"location = /readyz {", "location = /healthz {",
 		// The parts the topology tests rely on, kept as written.
 		"hash $remote_addr consistent;", "proxy_set_header Upgrade $http_upgrade;",
 		"proxy_set_header Connection $connection_upgrade;", "proxy_set_header Host $http_host;", "proxy_http_version 1.1;", "proxy_read_timeout 75s;",

@@ -633,6 +633,18 @@ func TestTopologyCluster(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("GET /metrics through nginx: %s, want 403 (metrics stay internal)", resp.Status)
 		}
+		// The nodes' health endpoints stay internal too: a 503 from
+		// /readyz (Redis down) must not reach nginx's retry logic.
+		for _, path := range []string{"/readyz", "/healthz"} {
+			resp, err := client.Get(tp.nginxURL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("GET %s through nginx: %s, want 403 (probed on each node directly)", path, resp.Status)
+			}
+		}
 		resp, err = client.Get(tp.nginxURL + "/")
 		if err != nil {
 			t.Fatal(err)
