@@ -738,6 +738,9 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	if m.uid == a.uid || m.nsp != a.nsp {
 		return
 	}
+	if m.none {
+		return // rooms that select no socket (Node: new Set([null]))
+	}
 	m.opts.Flags.Local = true
 	if err := a.mem.Broadcast(a.ctx, m.pkt, m.opts); err != nil {
 		a.log.Debug("redisadapter: local broadcast failed", "err", err)
@@ -767,9 +770,12 @@ func (a *Adapter) onRequest(payload []byte) {
 			return
 		}
 		v, _ := req.get("rooms")
-		sids, err := a.mem.Sockets(ctx, toRooms(asStrings(v)))
-		if err != nil {
-			return
+		rooms, none := roomsFromTree(v)
+		var sids []adapter.SocketID
+		if !none {
+			if sids, err = a.mem.Sockets(ctx, rooms); err != nil {
+				return
+			}
 		}
 		ids := make([]string, len(sids))
 		for i, s := range sids {
@@ -789,14 +795,15 @@ func (a *Adapter) onRequest(payload []byte) {
 
 	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
 		if o, ok := req.get("opts"); ok && o != nil {
-			opts := wireOptsFromTree(o)
+			opts, none := wireOptsFromTree(o)
 			opts.Flags = local
 			rv, _ := req.get("rooms")
 			rooms := toRooms(asStrings(rv))
-			switch typ {
-			case reqRemoteJoin:
+			switch {
+			case none: // selects no socket
+			case typ == reqRemoteJoin:
 				err = a.mem.AddSockets(ctx, opts, rooms)
-			case reqRemoteLeave:
+			case typ == reqRemoteLeave:
 				err = a.mem.DelSockets(ctx, opts, rooms)
 			default:
 				cv, _ := req.get("close")
@@ -828,11 +835,13 @@ func (a *Adapter) onRequest(payload []byte) {
 			return
 		}
 		o, _ := req.get("opts")
-		opts := wireOptsFromTree(o)
+		opts, none := wireOptsFromTree(o)
 		opts.Flags = local
-		infos, err := a.mem.FetchSockets(ctx, opts)
-		if err != nil {
-			return
+		infos := []adapter.SocketInfo{} // "sockets":[] for none, not null
+		if !none {
+			if infos, err = a.mem.FetchSockets(ctx, opts); err != nil {
+				return
+			}
 		}
 		a.respondJSON(req, fetchResponse{RequestID: id, Sockets: a.jsonSafe(infos)})
 
@@ -876,8 +885,15 @@ func (a *Adapter) onRequest(payload []byte) {
 			return
 		}
 		ov, _ := req.get("opts")
-		opts := optsFromTree(ov)
+		opts, none := optsFromTree(ov)
 		opts.Flags.Local = true
+		if none {
+			// Rooms that select no socket: no client will answer.
+			if b, err := marshalJSON(clientCountResponse{Type: reqBroadcastClientCount, RequestID: id, ClientCount: 0}); err == nil {
+				a.respond(req, b)
+			}
+			return
+		}
 		// The client count is answered before any ack (acks that arrive
 		// earlier wait for it), as the Node adapter's answers come.
 		var (

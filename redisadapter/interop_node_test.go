@@ -227,3 +227,90 @@ func (n *testNode) waitReceivedIn(t *testing.T, event string, want ...string) {
 }
 
 func redisURLOf(addr string) string { return "redis://" + addr }
+
+// undefinedRoomScript is a Node node whose room lookups found nothing:
+// io.in(undefined) and io.to([undefined, null]) put null rooms on the
+// wire, which Node's own adapter matches with no socket.
+const undefinedRoomScript = `
+const { Server } = require("socket.io");
+const { createAdapter } = require("@socket.io/redis-adapter");
+const { createClient } = require("redis");
+(async () => {
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  const io = new Server({ adapter: createAdapter(pub, sub, { key: process.env.KEY, requestsTimeout: 2000 }) });
+  const adapter = io.of("/").adapter;
+  for (let i = 0; i < 100 && (await adapter.serverCount()) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  let missing; // a lookup that found nothing
+  const fetched = await io.in(missing).fetchSockets();
+  console.log("FETCHED " + JSON.stringify(fetched.map((s) => s.id)));
+  io.to([undefined, null]).emit("leak", "secret");
+  io.in(missing).socketsJoin("joined");
+  io.in(missing).disconnectSockets(true);
+  const acks = await io.in(missing).timeout(1000).emitWithAck("ask");
+  console.log("ACKS " + JSON.stringify(acks));
+  await new Promise((r) => setTimeout(r, 300));
+  console.log("DONE");
+  io.close(); await Promise.all([pub.quit(), sub.quit()]); process.exit(0);
+})().catch((e) => { console.log("ERROR " + (e && e.stack || e)); process.exit(1); });
+`
+
+// TestNodeNullRoomsSelectNoGoSocket checks rooms a Node node sends as
+// null (io.in(undefined)): Node's adapter matches no socket with them,
+// and so must the Go node, where an empty room list would mean every
+// socket: a fetch, a broadcast, a socketsJoin, a disconnectSockets and a
+// broadcast with acks must all leave the Go node's sockets alone.
+func TestNodeNullRoomsSelectNoGoSocket(t *testing.T) {
+	modules := nodeModules(t)
+	client := realRedis(t)
+	opts := testOptions(uniqueKey(t))
+	n := newNode(t, client, "/", opts)
+	n.connect("g1", "r")
+	n.connect("g2")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "-e", undefinedRoomScript)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "KEY="+opts.Key, "REDIS_URL="+redisURLOf(client.Options().Addr))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		lines[k] = v
+		if k == "DONE" || k == "ERROR" {
+			break
+		}
+	}
+	_ = cmd.Wait()
+	if e, ok := lines["ERROR"]; ok {
+		t.Fatalf("node: %s", e)
+	}
+	if got := lines["FETCHED"]; got != "[]" {
+		t.Errorf("io.in(undefined).fetchSockets() on Node got %s from the Go node; want []", got)
+	}
+	if got := lines["ACKS"]; got != "[]" {
+		t.Errorf("io.in(undefined).emitWithAck() got %s; want [] (no socket asked)", got)
+	}
+	if got := n.received("leak"); len(got) != 0 {
+		t.Errorf("io.to([undefined, null]).emit reached Go sockets %v", got)
+	}
+	if got := n.received("ask"); len(got) != 0 {
+		t.Errorf("io.in(undefined).emitWithAck reached Go sockets %v", got)
+	}
+	for _, sid := range []adapter.SocketID{"g1", "g2"} {
+		if slices.Contains(n.a.SocketRooms(sid), "joined") {
+			t.Errorf("io.in(undefined).socketsJoin joined %s", sid)
+		}
+	}
+	if d := n.ns.Disconnected(); len(d) != 0 {
+		t.Errorf("io.in(undefined).disconnectSockets disconnected %+v", d)
+	}
+}

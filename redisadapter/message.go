@@ -415,6 +415,8 @@ type broadcastMessage struct {
 	nsp  string
 	pkt  *adapter.Packet
 	opts adapter.BroadcastOptions
+	// none: the rooms select no socket at all (see roomsFromTree).
+	none bool
 }
 
 // decodeBroadcast decodes a broadcast message leniently: a missing nsp
@@ -439,7 +441,7 @@ func decodeBroadcast(payload []byte) (*broadcastMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.opts = optsFromTree(opts)
+	m.opts, m.none = optsFromTree(opts)
 	return m, nil
 }
 
@@ -470,12 +472,32 @@ func packetFromTree(v any) (*adapter.Packet, string, error) {
 	return pkt, pkt.Nsp, nil
 }
 
+// roomsFromTree reads a rooms value as the Node adapter's new Set(value)
+// does: absent or null is the empty set (no restriction: every socket),
+// an array keeps its strings and numbers (numbers as strings). none
+// reports a set that is not empty but holds no room a socket can be in
+// (an array of nulls or objects, io.in(undefined) on a Node node, or a
+// value that is not an array): Node matches no socket with it, where an
+// empty list here would match every one.
+func roomsFromTree(v any) (rooms []adapter.Room, none bool) {
+	if v == nil {
+		return nil, false
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, true
+	}
+	rooms = toRooms(asStrings(arr))
+	return rooms, len(arr) > 0 && len(rooms) == 0
+}
+
 // optsFromTree reads {rooms, except, flags}; anything missing is empty.
-func optsFromTree(v any) adapter.BroadcastOptions {
-	var o adapter.BroadcastOptions
+// none: the rooms select no socket (roomsFromTree); unusable except
+// entries exclude nothing, as in Node.
+func optsFromTree(v any) (o adapter.BroadcastOptions, none bool) {
 	obj, _ := v.(object)
 	if r, ok := obj.get("rooms"); ok {
-		o.Rooms = toRooms(asStrings(r))
+		o.Rooms, none = roomsFromTree(r)
 	}
 	if r, ok := obj.get("except"); ok {
 		o.Except = toRooms(asStrings(r))
@@ -494,7 +516,7 @@ func optsFromTree(v any) adapter.BroadcastOptions {
 			}
 		}
 	}
-	return o
+	return o, none
 }
 
 func toRooms(ss []string) []adapter.Room {
@@ -534,17 +556,17 @@ func (o object) num(key string) (int64, bool) {
 	return asInt(v)
 }
 
-// wireOptsFromTree reads {rooms, except} of a request.
-func wireOptsFromTree(v any) adapter.BroadcastOptions {
+// wireOptsFromTree reads {rooms, except} of a request; none as in
+// optsFromTree.
+func wireOptsFromTree(v any) (o adapter.BroadcastOptions, none bool) {
 	obj, _ := v.(object)
-	var o adapter.BroadcastOptions
 	if r, ok := obj.get("rooms"); ok {
-		o.Rooms = toRooms(asStrings(r))
+		o.Rooms, none = roomsFromTree(r)
 	}
 	if r, ok := obj.get("except"); ok {
 		o.Except = toRooms(asStrings(r))
 	}
-	return o
+	return o, none
 }
 
 // socketInfoFromTree reads one socket of a REMOTE_FETCH response. Node
