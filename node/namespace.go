@@ -349,13 +349,21 @@ func (ns *Namespace) deliver(pkt *adapter.Packet, sids []adapter.SocketID, flags
 	}
 	ns.mu.RUnlock()
 
-	event, _ := pkt.Data[0].(string)
+	// A packet from another node may carry no event name at all.
+	var (
+		event string
+		args  []any
+	)
+	if len(pkt.Data) > 0 {
+		event, _ = pkt.Data[0].(string)
+		args = pkt.Data[1:]
+	}
 	n := 0
 	for _, s := range socks {
 		if onAck != nil && !s.registerBroadcastAck(id, flags.Timeout, onAck) {
 			continue // disconnecting: it will not answer
 		}
-		s.notifyOutgoing(event, pkt.Data[1:])
+		s.notifyOutgoing(event, args)
 		if flags.Volatile {
 			if !s.client.conn.TrySend(msgs...) {
 				continue // counted by the engine's VolatileDropped hook

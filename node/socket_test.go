@@ -1022,3 +1022,29 @@ func TestAsyncMiddlewareFirstEventReachesHandlers(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliverPacketWithoutData checks a broadcast whose data is empty, as
+// another node may publish it: it must not panic the adapter's worker
+// (the delivery read the event name at index 0), and a broadcast with
+// acks still counts its clients.
+func TestDeliverPacketWithoutData(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+	})
+	dial(t, base, "/", nil)
+	<-socks
+	a := srv.Of("/").Adapter()
+	pkt := &adapter.Packet{Type: adapter.PacketEvent, Nsp: "/", Data: []any{}}
+	if err := a.Broadcast(context.Background(), pkt, adapter.BroadcastOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var clients atomic.Int64
+	if err := a.BroadcastWithAck(context.Background(), pkt, adapter.BroadcastOptions{Flags: adapter.BroadcastFlags{Timeout: time.Second}},
+		func(n int) { clients.Add(int64(n)) }, func(any) {}); err != nil {
+		t.Fatal(err)
+	}
+	if n := clients.Load(); n != 1 {
+		t.Errorf("client count %d; want 1", n)
+	}
+}
