@@ -2,6 +2,7 @@ package redisadapter
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -398,6 +399,9 @@ func appendJSON(buf []byte, v any, depth int) ([]byte, error) {
 	case time.Time:
 		return appendJSONString(buf, jsDate(v)), nil
 	case []any:
+		if v == nil {
+			return append(buf, "null"...), nil // as encoding/json
+		}
 		buf = append(buf, '[')
 		for i, e := range v {
 			if i > 0 {
@@ -424,6 +428,9 @@ func appendJSON(buf []byte, v any, depth int) ([]byte, error) {
 		}
 		return append(buf, '}'), nil
 	case map[string]any:
+		if v == nil {
+			return append(buf, "null"...), nil // as encoding/json
+		}
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
@@ -670,12 +677,16 @@ func encodeMsgpack(e *msgpack.Encoder, v any, depth int) error {
 	case uint64:
 		return e.EncodeUint(v)
 	case float32:
-		return encodeFloat(e, float64(v))
+		return encodeFloat(e, float32Value(v))
 	case float64:
 		return encodeFloat(e, v)
 	case time.Time:
-		return e.EncodeString(jsDate(v))
+		// As local clients get it (encoding/json), not as a JS Date.
+		return encodeViaJSON(e, v, depth)
 	case []any:
+		if v == nil {
+			return e.EncodeNil() // null, as encoding/json writes it
+		}
 		if err := e.EncodeArrayLen(len(v)); err != nil {
 			return err
 		}
@@ -699,6 +710,9 @@ func encodeMsgpack(e *msgpack.Encoder, v any, depth int) error {
 		}
 		return nil
 	case map[string]any:
+		if v == nil {
+			return e.EncodeNil()
+		}
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
@@ -716,10 +730,22 @@ func encodeMsgpack(e *msgpack.Encoder, v any, depth int) error {
 			}
 		}
 		return nil
-	case json.Marshaler:
+	case json.Marshaler, encoding.TextMarshaler:
+		// Their JSON form, as encoding/json gives local clients (a
+		// net.IP is a string there, not binary).
 		return encodeViaJSON(e, v, depth)
 	}
 	return encodeReflect(e, reflect.ValueOf(v), depth)
+}
+
+// float32Value returns the float64 whose shortest form is f's (1.1, not
+// 1.100000023841858), as encoding/json writes a float32.
+func float32Value(f float32) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(f) // Inf or NaN: not JSON, refused downstream
+	}
+	return v
 }
 
 // encodeFloat writes a number as notepack does: integral values in
@@ -756,7 +782,9 @@ func encodeReflect(e *msgpack.Encoder, rv reflect.Value, depth int) error {
 		return e.EncodeInt(rv.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return e.EncodeUint(rv.Uint())
-	case reflect.Float32, reflect.Float64:
+	case reflect.Float32:
+		return encodeFloat(e, float32Value(float32(rv.Float())))
+	case reflect.Float64:
 		return encodeFloat(e, rv.Float())
 	case reflect.Slice:
 		if rv.IsNil() {
