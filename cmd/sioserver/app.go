@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +47,11 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		Logger:              log,
 		Registerer:          a.reg,
 	}
-	var metrics *node.Metrics // set once the server exists; hooks fire only after that
+	// metrics is set once the server exists. The adapter's hooks can fire
+	// before (NewServer initialises the first namespace's adapter, whose
+	// subscription may fail or receive), from its goroutines: they load
+	// it atomically and count nothing until then.
+	var metrics atomic.Pointer[node.Metrics]
 	if cfg.redisURL != "" {
 		opts, err := redis.ParseURL(cfg.redisURL)
 		if err != nil {
@@ -67,12 +72,36 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 			Key:    cfg.redisPrefix,
 			Logger: log,
 			Hooks: redisadapter.Hooks{
-				Published:      func() { metrics.ObserveRedisPublish(nil) },
-				PublishError:   func(err error) { metrics.ObserveRedisPublish(err) },
-				SubscribeError: func(error) { metrics.ObserveRedisError() },
-				Received:       func() { metrics.ObserveRedisReceived() },
-				Dropped:        func() { metrics.ObserveRedisDropped() },
-				RequestLatency: func(kind string, d time.Duration) { metrics.ObserveRedisRequest(kind, d) },
+				Published: func() {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisPublish(nil)
+					}
+				},
+				PublishError: func(err error) {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisPublish(err)
+					}
+				},
+				SubscribeError: func(error) {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisError()
+					}
+				},
+				Received: func() {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisReceived()
+					}
+				},
+				Dropped: func() {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisDropped()
+					}
+				},
+				RequestLatency: func(kind string, d time.Duration) {
+					if m := metrics.Load(); m != nil {
+						m.ObserveRedisRequest(kind, d)
+					}
+				},
 			},
 		})
 	}
@@ -81,7 +110,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
-	metrics = srv.Metrics()
+	metrics.Store(srv.Metrics())
 	a.srv = srv
 	registerChat(srv, cfg)
 	return a, nil

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -309,6 +310,24 @@ func TestRedisACLCredentials(t *testing.T) {
 		}
 		if !strings.Contains(strings.ToUpper(string(body)), "WRONGPASS") {
 			t.Errorf("/readyz body %q does not name the auth failure", body)
+		}
+		// The subscription keeps failing: sio_redis_errors_total counts it
+		// (the subscriber retries every 50-500 ms).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp, err := http.Get(hs.URL + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if re := regexp.MustCompile(`(?m)^sio_redis_errors_total ([0-9.e+]+)$`).FindSubmatch(m); re != nil && string(re[1]) != "0" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("sio_redis_errors_total stayed 0 while the subscription failed")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		hs.CloseClientConnections()
 	})
