@@ -98,7 +98,20 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.conn.Close(ReasonParseError)
 		return
 	}
-	sock.awaitReady()
+	if pkt.Type != parser.Ack && pkt.Type != parser.BinaryAck {
+		if held, full := sock.hold(pkt); full {
+			c.srv.cfg.Logger.Info("packets before the connection handlers ran over the limit, closing", "sid", c.conn.ID())
+			c.conn.Close(ReasonRateLimited)
+			return
+		} else if held {
+			return // dispatched once the connection handlers ran
+		}
+	}
+	c.dispatch(sock, pkt)
+}
+
+// dispatch hands one packet to its socket.
+func (c *client) dispatch(sock *Socket, pkt *parser.Packet) {
 	switch pkt.Type {
 	case parser.Event, parser.BinaryEvent:
 		sock.onEvent(pkt)

@@ -21,8 +21,8 @@
 // handled in order on one goroutine; event handlers run there and must not
 // block for long (start a goroutine for slow work). Connection handlers
 // run where the last middleware called next; when that is another
-// goroutine, the connection's goroutine waits for them before it
-// dispatches the socket's first packet. A broadcast is encoded
+// goroutine, the socket's first events are held until they have run
+// (acks and other namespaces' packets are not). A broadcast is encoded
 // once and the same frames are queued to every recipient's writer without
 // blocking; each connection's writes are serialized by its own writer. A
 // client whose queue passes Config.MaxQueueBytes is disconnected with

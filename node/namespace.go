@@ -17,9 +17,9 @@ import (
 // goroutine: next(nil) continues, next(err) rejects the connection with
 // CONNECT_ERROR {message: err.Error()} (plus data for a *ConnectError).
 // When next is called from another goroutine (after an asynchronous
-// check), the connection handlers run there; the packets the client
-// sends once connected wait for them, so none reaches a socket whose
-// handlers are not registered yet.
+// check), the connection handlers run there; the events the client
+// sends once connected are held until they have run, so none reaches a
+// socket whose handlers are not registered yet.
 type Middleware func(s *Socket, next func(error))
 
 // ServerSideHandler handles an event emitted by another node with
@@ -276,8 +276,8 @@ func (ns *Namespace) accept(s *Socket) {
 	if !s.client.register(s) {
 		return
 	}
-	// The socket's packets are dispatched once the handlers below have
-	// run, or the accept ended early (awaitReady).
+	// The socket's packets are held until the handlers below have run,
+	// or the accept ended early (Socket.hold).
 	defer s.markReady()
 	ns.mu.Lock()
 	ns.sockets[s.id] = s

@@ -137,13 +137,21 @@ func (s *Server) create(name string, setup func(*Namespace)) (*Namespace, error)
 		s.mu.Lock()
 		delete(s.creating, name)
 		close(done)
-		if err == nil {
+		// Shutdown sets closing before it collects the namespaces to
+		// close (under s.mu): either it finds this one, or this sees it
+		// shutting down and closes the adapter itself.
+		closing := s.closing.Load()
+		if err == nil && !closing {
 			s.nsps[name] = ns
 		}
 		listeners := append([]func(*Namespace){}, s.onNewNsp...)
 		s.mu.Unlock()
 		if err != nil {
 			return nil, err
+		}
+		if closing {
+			_ = ns.adapter.Close(context.Background())
+			return ns, nil // unpublished, its adapter closed
 		}
 		for _, fn := range listeners {
 			fn(ns)

@@ -75,8 +75,9 @@ type socketExtras struct {
 	hooks []hook
 	acks  map[uint64]func(Args, error)
 	data  any
-	// ready, made by awaitReady, is closed by markReady.
-	ready chan struct{}
+	// held are the socket's packets that arrived before its connection
+	// handlers ran (see hold), dispatched by markReady.
+	held []parser.Packet
 }
 
 // hookKind tells what a hook is; its fn has the matching type.
@@ -238,47 +239,61 @@ const (
 	// stClosing: onClose has begun (set once).
 	stClosing
 	// stReady: the connection handlers have run (or never will): the
-	// socket's packets may be dispatched (see awaitReady).
+	// socket's packets are dispatched, not held (see hold).
 	stReady
 )
 
-// awaitReady waits until the socket's connection handlers have run. It
-// is called on the connection's handler goroutine before a packet for
-// the socket is dispatched. An accept that runs on another goroutine (a
-// middleware called next from one) sends CONNECT before it runs the
-// handlers, and the client may answer at once: its packets wait here, as
-// in Node, where the handlers run before any later packet is read, and
-// are not dispatched to a socket that has no handlers yet. Meanwhile the
-// connection reads nothing more, so the wait needs no queue. After an
-// inline accept the socket is ready before its next packet is read.
-func (s *Socket) awaitReady() {
+// maxHeldPackets bounds the packets held for a socket whose connection
+// handlers have not run yet; a client that sends more is closed.
+const maxHeldPackets = 256
+
+// hold queues pkt (an event or a DISCONNECT for this socket) while the
+// socket's connection handlers have not run, and reports whether it did;
+// full reports a client past maxHeldPackets. An accept that runs on
+// another goroutine (a middleware called next from one) sends CONNECT
+// before it runs the handlers, and the client may emit at once: its
+// packets wait here, as in Node, where the handlers run before any later
+// packet is read, rather than reach a socket with no handlers yet. The
+// connection's goroutine does not wait: acks (which need no handler) and
+// other namespaces' packets go on, so a handler may await the client.
+// After an inline accept the socket is ready before its next packet.
+func (s *Socket) hold(pkt *parser.Packet) (held, full bool) {
 	if s.state.Load()&stReady != 0 {
-		return
+		return false, false
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.state.Load()&stReady != 0 {
-		s.mu.Unlock()
-		return
+		return false, false
 	}
 	ext := s.extrasLocked()
-	if ext.ready == nil {
-		ext.ready = make(chan struct{})
+	if len(ext.held) >= maxHeldPackets {
+		return true, true
 	}
-	ch := ext.ready
-	s.mu.Unlock()
-	<-ch
+	ext.held = append(ext.held, *pkt) // its Data and attachments are its own
+	return true, false
 }
 
 // markReady records that the connection handlers have run (or never
-// will: the socket closed first) and releases awaitReady.
+// will: the socket closed first) and dispatches, in order, the packets
+// held meanwhile, including those that arrive while it does.
 func (s *Socket) markReady() {
-	s.mu.Lock()
-	s.state.Or(stReady)
-	if e := s.ext.Load(); e != nil && e.ready != nil {
-		close(e.ready)
-		e.ready = nil
+	for {
+		s.mu.Lock()
+		var batch []parser.Packet
+		if e := s.ext.Load(); e != nil && len(e.held) > 0 {
+			batch, e.held = e.held, nil
+		}
+		if batch == nil {
+			s.state.Or(stReady)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		for i := range batch {
+			s.client.dispatch(s, &batch[i])
+		}
 	}
-	s.mu.Unlock()
 }
 
 // isClosing reports whether onClose has begun.
@@ -521,10 +536,12 @@ func (s *Socket) Join(rooms ...string) {
 		rs[i] = adapter.Room(r)
 	}
 	s.ns.adapter.AddAll(s.id, rs...)
-	if !s.isConnected() {
-		// The socket disconnected between the check above and the join;
-		// its onClose may have removed it from the adapter before the
-		// join brought it back, so forget it again (DelAll is idempotent).
+	if s.state.Load()&stConnected == 0 {
+		// The socket disconnected between the check above and the join:
+		// onClose cleared stConnected after its last DelAll, which may
+		// have come before the join brought the socket back. A join that
+		// lands earlier, while onClose runs (its OnDisconnecting hooks
+		// still see the rooms), is removed by that last DelAll.
 		s.ns.adapter.DelAll(s.id)
 	}
 }
@@ -592,6 +609,9 @@ func (s *Socket) onClose(reason string) {
 	s.ns.remove(s)
 	s.client.remove(s)
 	s.state.And(^stConnected)
+	// A Join from another goroutine may have added rooms since the DelAll
+	// above (see Join): remove them; a later one sees stConnected cleared.
+	s.ns.adapter.DelAll(s.id)
 	var acks map[uint64]func(Args, error)
 	var hooks []hook
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1047,4 +1048,154 @@ func TestDeliverPacketWithoutData(t *testing.T) {
 	if n := clients.Load(); n != 1 {
 		t.Errorf("client count %d; want 1", n)
 	}
+}
+
+// TestAsyncAcceptHandlerMayAwaitClient checks a connection handler, run
+// after a middleware that called next from its own goroutine, that waits
+// for its client: the client's ack must reach it while the socket's other
+// packets are held, and a client that leaves meanwhile must fail the wait
+// (its session's close is not blocked behind the held packets).
+func TestAsyncAcceptHandlerMayAwaitClient(t *testing.T) {
+	got := make(chan error, 2)
+	var seen atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.OnConnection(func(so *Socket) {
+			so.On("early", func(Args, AckFunc) { seen.Add(1) })
+			_, err := so.EmitWithAck(context.Background(), "hello")
+			got <- err
+		})
+	})
+	// The client answers: the handler returns, then the event the client
+	// sent before answering is dispatched.
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	e := expectEvent(t, c, "hello")
+	if err := c.Emit("/", "early"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ack("ok"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("the handler's EmitWithAck: %v (the client acked at once)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client's ack never reached the waiting connection handler")
+	}
+	waitFor(t, "the event held while the handler ran", func() bool { return seen.Load() == 1 })
+
+	// The client leaves without answering: the disconnect fails the wait.
+	c2, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, c2, "hello")
+	_ = c2.Emit("/", "early") // held behind the running handler
+	_ = c2.Close()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrDisconnected) {
+			t.Fatalf("the handler's EmitWithAck after its client left: %v; want ErrDisconnected", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler's EmitWithAck still waits after its client left")
+	}
+}
+
+// TestJoinDuringDisconnectingKeepsRooms checks the documented promise of
+// OnDisconnecting (its rooms are still populated) against a Join from
+// another goroutine that passed its connected check just before the
+// disconnect began: the Join's ghost check must not empty the rooms while
+// the hooks run, and the socket must still leave the adapter in the end.
+// The interleaving is forced through the join's room event.
+func TestJoinDuringDisconnectingKeepsRooms(t *testing.T) {
+	socks := make(chan *Socket, 1)
+	joining := make(chan struct{})
+	disconnecting := make(chan struct{})
+	joined := make(chan struct{})
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.OnConnection(func(so *Socket) { socks <- so })
+		s.Of("/").OnRoomEvent(func(kind adapter.RoomEventKind, room adapter.Room, _ adapter.SocketID) {
+			if kind == adapter.JoinRoom && room == "late" {
+				close(joining)  // the Join passed its check...
+				<-disconnecting // ...and the disconnect begins now
+			}
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	so := <-socks
+	so.Join("r")
+	var rooms []string
+	so.OnDisconnecting(func(string) {
+		close(disconnecting)
+		<-joined // the Join's ghost check runs while this hook does
+		rooms = so.Rooms()
+	})
+	go func() {
+		so.Join("late")
+		close(joined)
+	}()
+	<-joining
+	_ = c.Close()
+	waitFor(t, "the disconnect", func() bool { return !so.Connected() && srv.Of("/").SocketCount() == 0 })
+	if !slices.Contains(rooms, "r") || !slices.Contains(rooms, "late") {
+		t.Errorf("OnDisconnecting saw rooms %v; want them still populated (r, late)", rooms)
+	}
+	waitFor(t, "the socket to leave the adapter", func() bool { return len(srv.Of("/").Adapter().Sids()) == 0 })
+}
+
+// TestShutdownDuringNamespaceCreation checks a namespace whose adapter is
+// still initialising when Shutdown starts: Shutdown must not miss it, or
+// its adapter (for Redis: subscription, workers) would stay open.
+func TestShutdownDuringNamespaceCreation(t *testing.T) {
+	release := make(chan struct{})
+	var closed atomic.Bool
+	cfg := Config{Adapter: func(ns adapter.Namespace) (adapter.Adapter, error) {
+		m := adapter.NewMemory(ns)
+		if ns.Name() == "/" {
+			return m, nil
+		}
+		return &closeRecorder{slowInitAdapter: slowInitAdapter{Memory: m, release: release}, closed: &closed}, nil
+	}}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan *Namespace, 1)
+	go func() { created <- srv.Of("/x") }()
+	time.Sleep(50 * time.Millisecond) // the creation waits in Init
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-created
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if !closed.Load() {
+		t.Error("the adapter of a namespace created during Shutdown was never closed")
+	}
+}
+
+// closeRecorder records that its adapter was closed.
+type closeRecorder struct {
+	slowInitAdapter
+	closed *atomic.Bool
+}
+
+func (a *closeRecorder) Close(ctx context.Context) error {
+	a.closed.Store(true)
+	return a.Memory.Close(ctx)
 }
