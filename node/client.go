@@ -87,7 +87,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	}
 	c.srv.metrics.packetIn(pkt.Type)
 	if pkt.Type == parser.Connect {
-		c.onConnect(pkt)
+		c.onConnect(pkt, true)
 		return
 	}
 	c.mu.Lock()
@@ -110,8 +110,18 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	c.dispatch(sock, pkt)
 }
 
-// dispatch hands one packet to its socket.
+// dispatch hands one packet to its socket. A held packet (see
+// Socket.hold) may come after the socket closed: it is dropped, so no
+// OnAny handler or packet middleware runs after OnDisconnect; a held
+// CONNECT (a rejoin after a held DISCONNECT) goes to onConnect.
 func (c *client) dispatch(sock *Socket, pkt *parser.Packet) {
+	if pkt.Type == parser.Connect {
+		c.onConnect(pkt, false)
+		return
+	}
+	if !sock.isConnected() {
+		return
+	}
 	switch pkt.Type {
 	case parser.Event, parser.BinaryEvent:
 		sock.onEvent(pkt)
@@ -144,15 +154,28 @@ func (c *client) allowPacket() bool {
 	return true
 }
 
-func (c *client) onConnect(pkt *parser.Packet) {
+// onConnect handles a CONNECT. mayHold is false for a CONNECT that was
+// held already (dispatched by markReady).
+func (c *client) onConnect(pkt *parser.Packet, mayHold bool) {
 	c.mu.Lock()
-	dup := c.socketLocked(pkt.Nsp) != nil
+	old := c.socketLocked(pkt.Nsp)
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return
 	}
-	if dup {
+	if old != nil {
+		// The namespace's socket may still be accepted on another
+		// goroutine with the client's DISCONNECT held (a quick
+		// disconnect and connect): this CONNECT waits behind it.
+		if mayHold {
+			if held, full := old.hold(pkt); full {
+				c.conn.Close(ReasonRateLimited)
+				return
+			} else if held {
+				return
+			}
+		}
 		c.srv.cfg.Logger.Debug("second CONNECT for a namespace, closing", "sid", c.conn.ID(), "nsp", pkt.Nsp)
 		c.conn.Close(ReasonParseError)
 		return

@@ -247,7 +247,8 @@ const (
 // handlers have not run yet; a client that sends more is closed.
 const maxHeldPackets = 256
 
-// hold queues pkt (an event or a DISCONNECT for this socket) while the
+// hold queues pkt (an event, a DISCONNECT, or a CONNECT that rejoins
+// after a held DISCONNECT) while the
 // socket's connection handlers have not run, and reports whether it did;
 // full reports a client past maxHeldPackets. An accept that runs on
 // another goroutine (a middleware called next from one) sends CONNECT

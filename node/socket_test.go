@@ -1199,3 +1199,83 @@ func (a *closeRecorder) Close(ctx context.Context) error {
 	a.closed.Store(true)
 	return a.Memory.Close(ctx)
 }
+
+// TestAsyncAcceptHeldPacketsAfterClose checks the packets held while an
+// async accept's connection handlers run, in two cases: a client that
+// leaves the namespace and joins it again at once (socket.disconnect();
+// socket.connect()) must get its new socket, its CONNECT following the
+// held DISCONNECT rather than counting as a second CONNECT, which closes
+// the connection; and an event held for a socket whose connection then
+// closed must not reach its OnAny handlers after OnDisconnect.
+func TestAsyncAcceptHeldPacketsAfterClose(t *testing.T) {
+	// The handlers of the 1st socket and of the 3rd (on the second
+	// connection) wait for these.
+	release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	accepted := make(chan struct{}, 4)
+	var disconnected, anyAfter, sockets atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Use(func(_ *Socket, next func(error)) {
+			go func() {
+				next(nil) // runs the accept, the handlers and markReady
+				accepted <- struct{}{}
+			}()
+		})
+		s.OnConnection(func(so *Socket) {
+			so.OnDisconnect(func(string) { disconnected.Add(1) })
+			so.OnAny(func(string, Args) {
+				if disconnected.Load() > 0 {
+					anyAfter.Add(1)
+				}
+			})
+			switch sockets.Add(1) {
+			case 1:
+				<-release[0]
+			case 3:
+				<-release[1]
+			}
+		})
+	})
+
+	// Leave and rejoin while the first socket's handlers run.
+	c, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Disconnect("/"); err != nil {
+		t.Fatal(err)
+	}
+	rejoined := make(chan error, 1)
+	go func() {
+		_, err := c.Connect(ctxT(t), "/", nil)
+		rejoined <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the DISCONNECT and CONNECT are held
+	close(release[0])
+	if err := <-rejoined; err != nil {
+		t.Fatalf("rejoining / after a DISCONNECT while the handlers ran: %v", err)
+	}
+	<-accepted
+	<-accepted
+
+	// An event held behind handlers, then the connection closes.
+	disconnected.Store(0)
+	c2, err := siotest.Dial(ctxT(t), base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Connect(ctxT(t), "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = c2.Emit("/", "x") // held
+	_ = c2.Close()
+	waitFor(t, "OnDisconnect", func() bool { return disconnected.Load() > 0 })
+	close(release[1])
+	<-accepted
+	if n := anyAfter.Load(); n != 0 {
+		t.Errorf("OnAny ran %d time(s) after OnDisconnect for an event held before the close", n)
+	}
+}
