@@ -87,7 +87,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	}
 	c.srv.metrics.packetIn(pkt.Type)
 	if pkt.Type == parser.Connect {
-		c.onConnect(pkt, true)
+		c.onConnect(pkt)
 		return
 	}
 	c.mu.Lock()
@@ -98,10 +98,13 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		c.conn.Close(ReasonParseError)
 		return
 	}
-	if pkt.Type != parser.Ack && pkt.Type != parser.BinaryAck {
+	if pkt.Type == parser.Event || pkt.Type == parser.BinaryEvent {
+		// Events wait for the socket's connection handlers (Socket.hold);
+		// acks and DISCONNECT never do: a handler may await the client,
+		// and a client that leaves must fail that wait at once.
 		if held, full := sock.hold(pkt); full {
-			c.srv.cfg.Logger.Info("packets before the connection handlers ran over the limit, closing", "sid", c.conn.ID())
-			c.conn.Close(ReasonRateLimited)
+			c.srv.cfg.Logger.Info("events held for the connection handlers over the bound, closing", "sid", c.conn.ID())
+			c.conn.Close(ReasonForcedServerClose)
 			return
 		} else if held {
 			return // dispatched once the connection handlers ran
@@ -110,15 +113,10 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	c.dispatch(sock, pkt)
 }
 
-// dispatch hands one packet to its socket. A held packet (see
+// dispatch hands one packet to its socket. A held event (see
 // Socket.hold) may come after the socket closed: it is dropped, so no
-// OnAny handler or packet middleware runs after OnDisconnect; a held
-// CONNECT (a rejoin after a held DISCONNECT) goes to onConnect.
+// OnAny handler or packet middleware runs after OnDisconnect.
 func (c *client) dispatch(sock *Socket, pkt *parser.Packet) {
-	if pkt.Type == parser.Connect {
-		c.onConnect(pkt, false)
-		return
-	}
 	if !sock.isConnected() {
 		return
 	}
@@ -154,28 +152,15 @@ func (c *client) allowPacket() bool {
 	return true
 }
 
-// onConnect handles a CONNECT. mayHold is false for a CONNECT that was
-// held already (dispatched by markReady).
-func (c *client) onConnect(pkt *parser.Packet, mayHold bool) {
+func (c *client) onConnect(pkt *parser.Packet) {
 	c.mu.Lock()
-	old := c.socketLocked(pkt.Nsp)
+	dup := c.socketLocked(pkt.Nsp) != nil
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return
 	}
-	if old != nil {
-		// The namespace's socket may still be accepted on another
-		// goroutine with the client's DISCONNECT held (a quick
-		// disconnect and connect): this CONNECT waits behind it.
-		if mayHold {
-			if held, full := old.hold(pkt); full {
-				c.conn.Close(ReasonRateLimited)
-				return
-			} else if held {
-				return
-			}
-		}
+	if dup {
 		c.srv.cfg.Logger.Debug("second CONNECT for a namespace, closing", "sid", c.conn.ID(), "nsp", pkt.Nsp)
 		c.conn.Close(ReasonParseError)
 		return

@@ -276,7 +276,7 @@ func (ns *Namespace) accept(s *Socket) {
 	if !s.client.register(s) {
 		return
 	}
-	// The socket's packets are held until the handlers below have run,
+	// The socket's events are held until the handlers below have run,
 	// or the accept ended early (Socket.hold).
 	defer s.markReady()
 	ns.mu.Lock()

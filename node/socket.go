@@ -75,9 +75,11 @@ type socketExtras struct {
 	hooks []hook
 	acks  map[uint64]func(Args, error)
 	data  any
-	// held are the socket's packets that arrived before its connection
-	// handlers ran (see hold), dispatched by markReady.
-	held []parser.Packet
+	// held are the socket's events that arrived before its connection
+	// handlers ran (see hold), heldBytes their size; markReady
+	// dispatches them.
+	held      []parser.Packet
+	heldBytes int
 }
 
 // hookKind tells what a hook is; its fn has the matching type.
@@ -243,21 +245,25 @@ const (
 	stReady
 )
 
-// maxHeldPackets bounds the packets held for a socket whose connection
-// handlers have not run yet; a client that sends more is closed.
-const maxHeldPackets = 256
+// The bounds of the events held for a socket whose connection handlers
+// have not run yet: a client past them is closed. They are far above what
+// a client sends in the moments the handlers take (socket.io-client
+// flushes its whole send buffer on connect), and bound the memory.
+const (
+	maxHeldEvents = 1 << 16
+	maxHeldBytes  = 4 << 20
+)
 
-// hold queues pkt (an event, a DISCONNECT, or a CONNECT that rejoins
-// after a held DISCONNECT) while the
-// socket's connection handlers have not run, and reports whether it did;
-// full reports a client past maxHeldPackets. An accept that runs on
-// another goroutine (a middleware called next from one) sends CONNECT
-// before it runs the handlers, and the client may emit at once: its
-// packets wait here, as in Node, where the handlers run before any later
-// packet is read, rather than reach a socket with no handlers yet. The
-// connection's goroutine does not wait: acks (which need no handler) and
-// other namespaces' packets go on, so a handler may await the client.
-// After an inline accept the socket is ready before its next packet.
+// hold queues an event for this socket while the socket's connection
+// handlers have not run, and reports whether it did; full reports a
+// client past the bounds. An accept that runs on another goroutine (a
+// middleware called next from one) sends CONNECT before it runs the
+// handlers, and the client may emit at once: its events wait here, as in
+// Node, where the handlers run before any later packet is read, rather
+// than reach a socket with no handlers yet. The connection's goroutine
+// does not wait: acks, DISCONNECT and other namespaces' packets go on,
+// so a handler may await the client. After an inline accept the socket
+// is ready before its next packet.
 func (s *Socket) hold(pkt *parser.Packet) (held, full bool) {
 	if s.state.Load()&stReady != 0 {
 		return false, false
@@ -268,22 +274,27 @@ func (s *Socket) hold(pkt *parser.Packet) (held, full bool) {
 		return false, false
 	}
 	ext := s.extrasLocked()
-	if len(ext.held) >= maxHeldPackets {
+	n := len(pkt.Data)
+	for _, a := range pkt.Attachments {
+		n += len(a)
+	}
+	if len(ext.held) >= maxHeldEvents || ext.heldBytes+n > maxHeldBytes {
 		return true, true
 	}
 	ext.held = append(ext.held, *pkt) // its Data and attachments are its own
+	ext.heldBytes += n
 	return true, false
 }
 
 // markReady records that the connection handlers have run (or never
-// will: the socket closed first) and dispatches, in order, the packets
+// will: the socket closed first) and dispatches, in order, the events
 // held meanwhile, including those that arrive while it does.
 func (s *Socket) markReady() {
 	for {
 		s.mu.Lock()
 		var batch []parser.Packet
 		if e := s.ext.Load(); e != nil && len(e.held) > 0 {
-			batch, e.held = e.held, nil
+			batch, e.held, e.heldBytes = e.held, nil, 0
 		}
 		if batch == nil {
 			s.state.Or(stReady)

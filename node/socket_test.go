@@ -1279,3 +1279,82 @@ func TestAsyncAcceptHeldPacketsAfterClose(t *testing.T) {
 		t.Errorf("OnAny ran %d time(s) after OnDisconnect for an event held before the close", n)
 	}
 }
+
+// TestAsyncAcceptHandlerSeesClientLeave checks a connection handler, run
+// after an async middleware, that awaits its client while the client
+// leaves that namespace (keeping the connection for another one): the
+// DISCONNECT must not wait behind the handler, or the handler would wait
+// for an ack that only the disconnect can fail.
+func TestAsyncAcceptHandlerSeesClientLeave(t *testing.T) {
+	got := make(chan error, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.Of("/x").OnConnection(func(so *Socket) {
+			_, err := so.EmitWithAck(context.Background(), "hello")
+			got <- err
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, c, "hello")
+	if err := c.Disconnect("/x"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrDisconnected) {
+			t.Fatalf("the handler's EmitWithAck after its client left /x: %v; want ErrDisconnected", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler still awaits a client that left its namespace")
+	}
+}
+
+// TestAsyncAcceptManyEarlyEvents checks a client that emits many events
+// as soon as it is connected (socket.io-client flushes its send buffer on
+// connect) while an async accept's handlers run: every event reaches its
+// handler, in order, and the connection stays open.
+func TestAsyncAcceptManyEarlyEvents(t *testing.T) {
+	const events = 1000
+	release := make(chan struct{})
+	var got []int
+	var mu sync.Mutex
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.OnConnection(func(so *Socket) {
+			so.On("n", func(args Args, _ AckFunc) {
+				var n int
+				_ = json.Unmarshal([]byte(args.Raw(0)), &n)
+				mu.Lock()
+				got = append(got, n)
+				mu.Unlock()
+			})
+			<-release
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	for i := range events {
+		if err := c.Emit("/", "n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // held behind the handlers
+	close(release)
+	waitFor(t, "every early event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == events
+	})
+	for i, n := range got {
+		if n != i {
+			t.Fatalf("event %d arrived as %d: out of order", i, n)
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("the connection closed")
+	default:
+	}
+}
