@@ -80,6 +80,9 @@ type socketExtras struct {
 	// dispatches them.
 	held      []parser.Packet
 	heldBytes int
+	// deferredClose is the reason of an onClose that ran before the
+	// connection handlers: markReady runs the disconnect hooks then.
+	deferredClose string
 }
 
 // hookKind tells what a hook is; its fn has the matching type.
@@ -278,7 +281,7 @@ func (s *Socket) hold(pkt *parser.Packet) (held, full bool) {
 	for _, a := range pkt.Attachments {
 		n += len(a)
 	}
-	if len(ext.held) >= maxHeldEvents || ext.heldBytes+n > maxHeldBytes {
+	if len(ext.held) >= maxHeldEvents || len(ext.held) > 0 && ext.heldBytes+n > maxHeldBytes {
 		return true, true
 	}
 	ext.held = append(ext.held, *pkt) // its Data and attachments are its own
@@ -298,7 +301,14 @@ func (s *Socket) markReady() {
 		}
 		if batch == nil {
 			s.state.Or(stReady)
+			var reason string
+			if e := s.ext.Load(); e != nil {
+				reason, e.deferredClose = e.deferredClose, ""
+			}
 			s.mu.Unlock()
+			if reason != "" {
+				s.runDisconnectHooks(reason, true)
+			}
 			return
 		}
 		s.mu.Unlock()
@@ -612,10 +622,18 @@ func (s *Socket) onClose(reason string) {
 	if !s.beginClose() {
 		return
 	}
-	for _, h := range s.hooks() {
-		if h.kind == hookDisconnecting {
-			h.fn.(func(string))(reason)
-		}
+	// Closed before its connection handlers ran (an async accept): the
+	// cleanup happens now, the disconnect hooks (those the handlers
+	// register included) once they have run, as in Node, where the
+	// handlers run before any later packet.
+	s.mu.Lock()
+	deferred := s.state.Load()&stReady == 0
+	if deferred {
+		s.extrasLocked().deferredClose = reason
+	}
+	s.mu.Unlock()
+	if !deferred {
+		s.runDisconnectHooks(reason, false)
 	}
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
@@ -630,14 +648,32 @@ func (s *Socket) onClose(reason string) {
 	if e := s.ext.Load(); e != nil {
 		acks, e.acks = e.acks, nil
 		hooks = e.hooks
+		e.held, e.heldBytes = nil, 0 // would be dropped: free them now
 	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
 	}
 	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
+	if !deferred {
+		runHooks(hooks, hookDisconnect, reason)
+	}
+}
+
+// runDisconnectHooks runs the OnDisconnecting hooks, then with after the
+// OnDisconnect ones too.
+func (s *Socket) runDisconnectHooks(reason string, after bool) {
+	hooks := s.hooks()
+	runHooks(hooks, hookDisconnecting, reason)
+	if after {
+		runHooks(hooks, hookDisconnect, reason)
+	}
+}
+
+// runHooks calls the hooks of kind (func(string) hooks) with reason.
+func runHooks(hooks []hook, kind hookKind, reason string) {
 	for _, h := range hooks {
-		if h.kind == hookDisconnect {
+		if h.kind == kind {
 			h.fn.(func(string))(reason)
 		}
 	}

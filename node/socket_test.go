@@ -1213,7 +1213,7 @@ func TestAsyncAcceptHeldPacketsAfterClose(t *testing.T) {
 	release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	accepted := make(chan struct{}, 4)
 	var disconnected, anyAfter, sockets atomic.Int32
-	_, base := newTestServer(t, Config{}, func(s *Server) {
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
 		s.Use(func(_ *Socket, next func(error)) {
 			go func() {
 				next(nil) // runs the accept, the handlers and markReady
@@ -1272,9 +1272,14 @@ func TestAsyncAcceptHeldPacketsAfterClose(t *testing.T) {
 	}
 	_ = c2.Emit("/", "x") // held
 	_ = c2.Close()
-	waitFor(t, "OnDisconnect", func() bool { return disconnected.Load() > 0 })
+	// The socket is gone at once; its OnDisconnect runs once its
+	// connection handler has returned, as in Node.
+	waitFor(t, "the closed socket to leave the namespace", func() bool { return srv.Of("/").SocketCount() == 1 })
 	close(release[1])
 	<-accepted
+	if disconnected.Load() == 0 {
+		t.Error("OnDisconnect never ran for the socket closed while its handler ran")
+	}
 	if n := anyAfter.Load(); n != 0 {
 		t.Errorf("OnAny ran %d time(s) after OnDisconnect for an event held before the close", n)
 	}
@@ -1356,5 +1361,104 @@ func TestAsyncAcceptManyEarlyEvents(t *testing.T) {
 	case <-c.Done():
 		t.Fatal("the connection closed")
 	default:
+	}
+}
+
+// TestAsyncAcceptLateOnDisconnectRuns checks an OnDisconnect registered
+// by a connection handler (after an async middleware) for a client that
+// leaves the namespace as soon as it is connected, before the handler
+// ran: the hook still runs, after the handler, as in Node.
+func TestAsyncAcceptLateOnDisconnectRuns(t *testing.T) {
+	var handled, disconnects atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.Of("/x").OnConnection(func(so *Socket) {
+			so.OnDisconnect(func(string) { disconnects.Add(1) })
+			handled.Add(1)
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	const rounds = 10
+	for range rounds {
+		if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Disconnect("/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every connection handler and its OnDisconnect", func() bool {
+		return handled.Load() == rounds && disconnects.Load() == rounds
+	})
+}
+
+// TestAsyncAcceptLargeEarlyEvent checks one early event larger than the
+// bound on held bytes (with MaxHTTPBufferSize raised above it): it is
+// held and delivered, as with an inline accept, not refused.
+func TestAsyncAcceptLargeEarlyEvent(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan int, 1)
+	_, base := newTestServer(t, Config{MaxHTTPBufferSize: 8 << 20}, func(s *Server) {
+		s.Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.OnConnection(func(so *Socket) {
+			so.On("big", func(args Args, _ AckFunc) { got <- len(args.Raw(0)) })
+			<-release
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	big := strings.Repeat("x", maxHeldBytes+1)
+	if err := c.Emit("/", "big", big); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // held behind the handler
+	close(release)
+	select {
+	case n := <-got:
+		if n != len(big)+2 {
+			t.Errorf("event of %d bytes arrived with %d", len(big)+2, n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the large early event never arrived")
+	}
+}
+
+// TestClosedSocketFreesHeldEvents checks that a socket closed while its
+// async accept's handler still runs frees the events held for it at once
+// (they would be dropped), so leave-and-rejoin cycles under a slow
+// handler do not keep each socket's held events alive.
+func TestClosedSocketFreesHeldEvents(t *testing.T) {
+	release := make(chan struct{})
+	socks := make(chan *Socket, 1)
+	srv, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.Of("/x").OnConnection(func(so *Socket) {
+			socks <- so
+			<-release
+		})
+	})
+	defer close(release)
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+		t.Fatal(err)
+	}
+	so := <-socks
+	for i := range 10 {
+		_ = c.Emit("/x", "e", i)
+	}
+	waitFor(t, "the events to be held", func() bool {
+		so.mu.Lock()
+		defer so.mu.Unlock()
+		e := so.ext.Load()
+		return e != nil && len(e.held) == 10
+	})
+	if err := c.Disconnect("/x"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the socket to close", func() bool { return srv.Of("/x").SocketCount() == 0 })
+	so.mu.Lock()
+	held, bytes := len(so.ext.Load().held), so.ext.Load().heldBytes
+	so.mu.Unlock()
+	if held != 0 || bytes != 0 {
+		t.Errorf("a closed socket still holds %d events (%d bytes) while its handler runs", held, bytes)
 	}
 }
