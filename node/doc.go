@@ -22,9 +22,9 @@
 // block for long (start a goroutine for slow work). Connection handlers
 // run where the last middleware called next; when that is another
 // goroutine, the socket's first events are held until they have run
-// (acks, DISCONNECT and other namespaces' packets are not), and a socket
-// that closes before they ran runs its disconnect hooks after them, as
-// in Node. A broadcast is encoded
+// (acks, DISCONNECT and other namespaces' packets are not), and the
+// disconnect hooks they register on a socket that closed meanwhile run
+// after them. A broadcast is encoded
 // once and the same frames are queued to every recipient's writer without
 // blocking; each connection's writes are serialized by its own writer. A
 // client whose queue passes Config.MaxQueueBytes is disconnected with

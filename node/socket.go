@@ -80,9 +80,11 @@ type socketExtras struct {
 	// dispatches them.
 	held      []parser.Packet
 	heldBytes int
-	// deferredClose is the reason of an onClose that ran before the
-	// connection handlers: markReady runs the disconnect hooks then.
-	deferredClose string
+	// closedEarly is the reason of an onClose that ran before the
+	// connection handlers had returned, and closeHooks how many hooks it
+	// ran: markReady runs the disconnect hooks registered after those.
+	closedEarly string
+	closeHooks  int
 }
 
 // hookKind tells what a hook is; its fn has the matching type.
@@ -161,12 +163,16 @@ func (s *Socket) removeHooks(kind hookKind) {
 		return
 	}
 	var kept []hook
-	for _, h := range e.hooks {
+	ran := e.closeHooks
+	for i, h := range e.hooks {
 		if h.kind != kind {
 			kept = appendTight(kept, h)
+		} else if i < e.closeHooks {
+			ran-- // keep closeHooks pointing past the hooks onClose ran
 		}
 	}
 	e.hooks = kept
+	e.closeHooks = ran
 }
 
 // hooks returns the current hooks (nil when none); the caller iterates
@@ -301,14 +307,22 @@ func (s *Socket) markReady() {
 		}
 		if batch == nil {
 			s.state.Or(stReady)
-			var reason string
-			if e := s.ext.Load(); e != nil {
-				reason, e.deferredClose = e.deferredClose, ""
+			var (
+				reason string
+				late   []hook
+			)
+			if e := s.ext.Load(); e != nil && e.closedEarly != "" {
+				reason, e.closedEarly = e.closedEarly, ""
+				if e.closeHooks < len(e.hooks) {
+					late = e.hooks[e.closeHooks:]
+				}
 			}
 			s.mu.Unlock()
-			if reason != "" {
-				s.runDisconnectHooks(reason, true)
-			}
+			// Hooks the handlers registered on a socket that had already
+			// closed (the client left at once): they run now, after the
+			// handlers, as in Node.
+			runHooks(late, hookDisconnecting, reason)
+			runHooks(late, hookDisconnect, reason)
 			return
 		}
 		s.mu.Unlock()
@@ -622,19 +636,7 @@ func (s *Socket) onClose(reason string) {
 	if !s.beginClose() {
 		return
 	}
-	// Closed before its connection handlers ran (an async accept): the
-	// cleanup happens now, the disconnect hooks (those the handlers
-	// register included) once they have run, as in Node, where the
-	// handlers run before any later packet.
-	s.mu.Lock()
-	deferred := s.state.Load()&stReady == 0
-	if deferred {
-		s.extrasLocked().deferredClose = reason
-	}
-	s.mu.Unlock()
-	if !deferred {
-		s.runDisconnectHooks(reason, false)
-	}
+	runHooks(s.hooks(), hookDisconnecting, reason)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
 	s.client.remove(s)
@@ -650,24 +652,19 @@ func (s *Socket) onClose(reason string) {
 		hooks = e.hooks
 		e.held, e.heldBytes = nil, 0 // would be dropped: free them now
 	}
+	if s.state.Load()&stReady == 0 {
+		// The connection handlers have not returned (an async accept's
+		// may not even have started): hooks they register from now on
+		// run in markReady.
+		e := s.extrasLocked()
+		e.closedEarly, e.closeHooks = reason, len(hooks)
+	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
 	}
 	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
-	if !deferred {
-		runHooks(hooks, hookDisconnect, reason)
-	}
-}
-
-// runDisconnectHooks runs the OnDisconnecting hooks, then with after the
-// OnDisconnect ones too.
-func (s *Socket) runDisconnectHooks(reason string, after bool) {
-	hooks := s.hooks()
-	runHooks(hooks, hookDisconnecting, reason)
-	if after {
-		runHooks(hooks, hookDisconnect, reason)
-	}
+	runHooks(hooks, hookDisconnect, reason)
 }
 
 // runHooks calls the hooks of kind (func(string) hooks) with reason.

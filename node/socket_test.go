@@ -1272,8 +1272,8 @@ func TestAsyncAcceptHeldPacketsAfterClose(t *testing.T) {
 	}
 	_ = c2.Emit("/", "x") // held
 	_ = c2.Close()
-	// The socket is gone at once; its OnDisconnect runs once its
-	// connection handler has returned, as in Node.
+	// The socket is gone at once (its OnDisconnect runs then too); the
+	// event held for it must never reach OnAny.
 	waitFor(t, "the closed socket to leave the namespace", func() bool { return srv.Of("/").SocketCount() == 1 })
 	close(release[1])
 	<-accepted
@@ -1460,5 +1460,64 @@ func TestClosedSocketFreesHeldEvents(t *testing.T) {
 	so.mu.Unlock()
 	if held != 0 || bytes != 0 {
 		t.Errorf("a closed socket still holds %d events (%d bytes) while its handler runs", held, bytes)
+	}
+}
+
+// TestDisconnectInsideHandlerRunsHooksAtOnce checks Disconnect from inside
+// a connection handler: as in Node, OnDisconnecting (rooms still joined)
+// and OnDisconnect run before Disconnect returns, not after the handler.
+func TestDisconnectInsideHandlerRunsHooksAtOnce(t *testing.T) {
+	type result struct {
+		ran   bool
+		rooms []string
+	}
+	out := make(chan result, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").OnConnection(func(so *Socket) {
+			so.Join("room")
+			var r result
+			so.OnDisconnecting(func(string) { r.rooms = so.Rooms() })
+			so.OnDisconnect(func(string) { r.ran = true })
+			so.Disconnect(false)
+			out <- r
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	_, _ = c.Connect(ctxT(t), "/x", nil)
+	r := <-out
+	if !r.ran {
+		t.Error("OnDisconnect had not run when Disconnect returned inside the connection handler")
+	}
+	if !slices.Contains(r.rooms, "room") {
+		t.Errorf("OnDisconnecting saw rooms %v; want room still joined", r.rooms)
+	}
+}
+
+// TestAsyncHandlerAwaitingItsDisconnect checks an async accept's handler
+// that waits for its socket's OnDisconnect: the client leaving must run
+// the hook while the handler waits, not after the handler returns.
+func TestAsyncHandlerAwaitingItsDisconnect(t *testing.T) {
+	result := make(chan bool, 1)
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.Of("/x").OnConnection(func(so *Socket) {
+			done := make(chan struct{})
+			so.OnDisconnect(func(string) { close(done) })
+			select {
+			case <-done:
+				result <- true
+			case <-time.After(5 * time.Second):
+				result <- false
+			}
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the handler waits
+	_ = c.Disconnect("/x")
+	if !<-result {
+		t.Error("OnDisconnect did not run while the handler waited for it")
 	}
 }
