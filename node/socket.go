@@ -414,6 +414,10 @@ func (s *Socket) OnDisconnecting(fn func(reason string)) { s.addHook(hookDisconn
 
 // OnDisconnect registers fn, called once the socket has disconnected, with
 // socket.io's reason ("client namespace disconnect", "transport close", ...).
+// Registered from a connection handler on a socket whose client already
+// left (after an asynchronous middleware), fn runs once the connection
+// handlers have returned, as if they had run first as in Node: a handler
+// must not wait for its own socket's disconnect hooks (check Connected).
 func (s *Socket) OnDisconnect(fn func(reason string)) { s.addHook(hookDisconnect, fn) }
 
 // OnError registers fn for errors raised by per-packet middlewares.
@@ -636,7 +640,8 @@ func (s *Socket) onClose(reason string) {
 	if !s.beginClose() {
 		return
 	}
-	runHooks(s.hooks(), hookDisconnecting, reason)
+	first := s.hooks()
+	runHooks(first, hookDisconnecting, reason)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
 	s.client.remove(s)
@@ -652,18 +657,28 @@ func (s *Socket) onClose(reason string) {
 		hooks = e.hooks
 		e.held, e.heldBytes = nil, 0 // would be dropped: free them now
 	}
+	// Hooks registered since the first snapshot (while its
+	// OnDisconnecting hooks ran, or from another goroutine): their
+	// OnDisconnecting ones have not run yet.
+	var since []hook
+	if len(hooks) > len(first) {
+		since = hooks[len(first):]
+	}
 	if s.state.Load()&stReady == 0 {
 		// The connection handlers have not returned (an async accept's
-		// may not even have started): hooks they register from now on
-		// run in markReady.
+		// may not even have started): those hooks, and any registered
+		// later, run in markReady once they have; here only the first
+		// snapshot's.
 		e := s.extrasLocked()
-		e.closedEarly, e.closeHooks = reason, len(hooks)
+		e.closedEarly, e.closeHooks = reason, len(first)
+		hooks, since = first, nil
 	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
 	}
 	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
+	runHooks(since, hookDisconnecting, reason)
 	runHooks(hooks, hookDisconnect, reason)
 }
 

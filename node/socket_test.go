@@ -1521,3 +1521,33 @@ func TestAsyncHandlerAwaitingItsDisconnect(t *testing.T) {
 		t.Error("OnDisconnect did not run while the handler waited for it")
 	}
 }
+
+// TestAsyncAcceptDisconnectingHookRegisteredDuringClose checks an
+// OnDisconnecting hook that an async accept's still running handler
+// registers while onClose is running the earlier ones: it must run
+// (after the handler), not fall between onClose's snapshot and the
+// hooks left to markReady.
+func TestAsyncAcceptDisconnectingHookRegisteredDuringClose(t *testing.T) {
+	inHook := make(chan struct{})
+	registered := make(chan struct{})
+	var late atomic.Int32
+	_, base := newTestServer(t, Config{}, func(s *Server) {
+		s.Of("/x").Use(func(_ *Socket, next func(error)) { go next(nil) })
+		s.Of("/x").OnConnection(func(so *Socket) {
+			so.OnDisconnecting(func(string) {
+				close(inHook)
+				<-registered // the handler registers another hook meanwhile
+			})
+			<-inHook
+			so.OnDisconnecting(func(string) { late.Add(1) })
+			close(registered)
+		})
+	})
+	c, _ := dial(t, base, "/", nil)
+	if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the handler waits for inHook
+	_ = c.Disconnect("/x")
+	waitFor(t, "the OnDisconnecting hook registered during the close", func() bool { return late.Load() == 1 })
+}
