@@ -640,7 +640,15 @@ func (s *Socket) onClose(reason string) {
 	if !s.beginClose() {
 		return
 	}
-	first := s.hooks()
+	// first: the hooks registered so far; closeHooks counts them, and
+	// removeHooks (OffAny) keeps it pointing past them from now on.
+	var first []hook
+	s.mu.Lock()
+	if e := s.ext.Load(); e != nil {
+		first = e.hooks
+		e.closeHooks = len(first)
+	}
+	s.mu.Unlock()
 	runHooks(first, hookDisconnecting, reason)
 	s.ns.adapter.DelAll(s.id)
 	s.ns.remove(s)
@@ -661,16 +669,15 @@ func (s *Socket) onClose(reason string) {
 	// OnDisconnecting hooks ran, or from another goroutine): their
 	// OnDisconnecting ones have not run yet.
 	var since []hook
-	if len(hooks) > len(first) {
-		since = hooks[len(first):]
+	if e := s.ext.Load(); e != nil && len(hooks) > e.closeHooks {
+		since = hooks[e.closeHooks:]
 	}
 	if s.state.Load()&stReady == 0 {
 		// The connection handlers have not returned (an async accept's
 		// may not even have started): those hooks, and any registered
 		// later, run in markReady once they have; here only the first
 		// snapshot's.
-		e := s.extrasLocked()
-		e.closedEarly, e.closeHooks = reason, len(first)
+		s.extrasLocked().closedEarly = reason
 		hooks, since = first, nil
 	}
 	s.mu.Unlock()

@@ -1551,3 +1551,57 @@ func TestAsyncAcceptDisconnectingHookRegisteredDuringClose(t *testing.T) {
 	_ = c.Disconnect("/x")
 	waitFor(t, "the OnDisconnecting hook registered during the close", func() bool { return late.Load() == 1 })
 }
+
+// TestOffAnyDuringCloseKeepsLaterHooks checks OffAny called from an
+// OnDisconnecting hook (it removes hooks while onClose runs): the hooks
+// registered afterwards must still run, whether the socket's handlers had
+// returned (an OnDisconnecting hook registered by the hook) or not (an
+// OnDisconnect registered by the handler after its own Disconnect).
+func TestOffAnyDuringCloseKeepsLaterHooks(t *testing.T) {
+	t.Run("handlers returned", func(t *testing.T) {
+		ran := make(chan struct{}, 1)
+		socks := make(chan *Socket, 1)
+		_, base := newTestServer(t, Config{}, func(s *Server) {
+			s.Of("/x").OnConnection(func(so *Socket) {
+				so.OnAny(func(string, Args) {})
+				so.OnDisconnecting(func(string) {
+					so.OffAny()
+					so.OnDisconnecting(func(string) { ran <- struct{}{} })
+				})
+				socks <- so
+			})
+		})
+		c, _ := dial(t, base, "/", nil)
+		if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+			t.Fatal(err)
+		}
+		so := <-socks
+		waitFor(t, "the handlers to return", func() bool { return so.state.Load()&stReady != 0 })
+		so.Disconnect(false)
+		select {
+		case <-ran:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the OnDisconnecting hook registered during the close never ran")
+		}
+	})
+	t.Run("inside the handler", func(t *testing.T) {
+		ran := make(chan struct{}, 1)
+		_, base := newTestServer(t, Config{}, func(s *Server) {
+			s.Of("/x").OnConnection(func(so *Socket) {
+				so.OnAny(func(string, Args) {})
+				so.OnDisconnecting(func(string) { so.OffAny() })
+				so.Disconnect(false)
+				so.OnDisconnect(func(string) { ran <- struct{}{} })
+			})
+		})
+		c, _ := dial(t, base, "/", nil)
+		if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ran:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the OnDisconnect registered after the handler's Disconnect never ran")
+		}
+	})
+}
