@@ -321,8 +321,12 @@ func (s *Socket) markReady() {
 			// Hooks the handlers registered on a socket that had already
 			// closed (the client left at once): they run now, after the
 			// handlers, as in Node.
-			runHooks(late, hookDisconnecting, reason)
-			runHooks(late, hookDisconnect, reason)
+			if reason != "" {
+				runHooks(late, hookDisconnecting, reason)
+				// Read again: an OnDisconnecting hook may have registered
+				// an OnDisconnect.
+				runHooks(s.hooksSinceClose(), hookDisconnect, reason)
+			}
 			return
 		}
 		s.mu.Unlock()
@@ -672,13 +676,14 @@ func (s *Socket) onClose(reason string) {
 	if e := s.ext.Load(); e != nil && len(hooks) > e.closeHooks {
 		since = hooks[e.closeHooks:]
 	}
-	if s.state.Load()&stReady == 0 {
+	early := s.state.Load()&stReady == 0
+	if early {
 		// The connection handlers have not returned (an async accept's
 		// may not even have started): those hooks, and any registered
 		// later, run in markReady once they have; here only the first
 		// snapshot's.
 		s.extrasLocked().closedEarly = reason
-		hooks, since = first, nil
+		since = nil
 	}
 	s.mu.Unlock()
 	for _, fn := range acks {
@@ -686,7 +691,26 @@ func (s *Socket) onClose(reason string) {
 	}
 	s.ns.srv.metrics.disconnects.WithLabelValues(reason).Inc()
 	runHooks(since, hookDisconnecting, reason)
+	if early {
+		hooks = first
+	} else {
+		// Read after every OnDisconnecting hook ran, as Node's emit of
+		// "disconnect" reads its listeners: one an OnDisconnecting hook
+		// registered runs too.
+		hooks = s.hooks()
+	}
 	runHooks(hooks, hookDisconnect, reason)
+}
+
+// hooksSinceClose returns the hooks registered since onClose took its
+// first snapshot (see closeHooks).
+func (s *Socket) hooksSinceClose() []hook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.ext.Load(); e != nil && e.closeHooks < len(e.hooks) {
+		return e.hooks[e.closeHooks:]
+	}
+	return nil
 }
 
 // runHooks calls the hooks of kind (func(string) hooks) with reason.

@@ -1605,3 +1605,44 @@ func TestOffAnyDuringCloseKeepsLaterHooks(t *testing.T) {
 		}
 	})
 }
+
+// TestOnDisconnectRegisteredByDisconnectingHook checks an OnDisconnect
+// that an OnDisconnecting hook registers: it runs (Node's emit of
+// "disconnect" reads the listeners after "disconnecting"), whether the
+// socket closed after its handlers returned or from inside a handler.
+func TestOnDisconnectRegisteredByDisconnectingHook(t *testing.T) {
+	for _, inside := range []bool{false, true} {
+		ran := make(chan struct{}, 1)
+		socks := make(chan *Socket, 1)
+		_, base := newTestServer(t, Config{}, func(s *Server) {
+			s.Of("/x").OnConnection(func(so *Socket) {
+				register := func() {
+					so.OnDisconnecting(func(string) {
+						so.OnDisconnect(func(string) { ran <- struct{}{} })
+					})
+				}
+				if inside {
+					so.Disconnect(false)
+					register() // a late hook: runs after the handler
+					return
+				}
+				register()
+				socks <- so
+			})
+		})
+		c, _ := dial(t, base, "/", nil)
+		if _, err := c.Connect(ctxT(t), "/x", nil); err != nil {
+			t.Fatal(err)
+		}
+		if !inside {
+			so := <-socks
+			waitFor(t, "the handlers to return", func() bool { return so.state.Load()&stReady != 0 })
+			so.Disconnect(false)
+		}
+		select {
+		case <-ran:
+		case <-time.After(2 * time.Second):
+			t.Errorf("inside=%v: the OnDisconnect an OnDisconnecting hook registered never ran", inside)
+		}
+	}
+}
