@@ -1083,14 +1083,7 @@ func TestAsyncAcceptHandlerMayAwaitClient(t *testing.T) {
 	if err := e.Ack("ok"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatalf("the handler's EmitWithAck: %v (the client acked at once)", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the client's ack never reached the waiting connection handler")
-	}
+	awaitErr(t, got, nil, "the handler's EmitWithAck after the client acked")
 	waitFor(t, "the event held while the handler ran", func() bool { return seen.Load() == 1 })
 
 	// The client leaves without answering: the disconnect fails the wait.
@@ -1104,14 +1097,7 @@ func TestAsyncAcceptHandlerMayAwaitClient(t *testing.T) {
 	expectEvent(t, c2, "hello")
 	_ = c2.Emit("/", "early") // held behind the running handler
 	_ = c2.Close()
-	select {
-	case err := <-got:
-		if !errors.Is(err, ErrDisconnected) {
-			t.Fatalf("the handler's EmitWithAck after its client left: %v; want ErrDisconnected", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the handler's EmitWithAck still waits after its client left")
-	}
+	awaitErr(t, got, ErrDisconnected, "the handler's EmitWithAck after its client left")
 }
 
 // TestJoinDuringDisconnectingKeepsRooms checks the documented promise of
@@ -1307,14 +1293,7 @@ func TestAsyncAcceptHandlerSeesClientLeave(t *testing.T) {
 	if err := c.Disconnect("/x"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		if !errors.Is(err, ErrDisconnected) {
-			t.Fatalf("the handler's EmitWithAck after its client left /x: %v; want ErrDisconnected", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the handler still awaits a client that left its namespace")
-	}
+	awaitErr(t, got, ErrDisconnected, "the handler's EmitWithAck after its client left /x")
 }
 
 // TestAsyncAcceptManyEarlyEvents checks a client that emits many events
@@ -1644,5 +1623,19 @@ func TestOnDisconnectRegisteredByDisconnectingHook(t *testing.T) {
 		case <-time.After(2 * time.Second):
 			t.Errorf("inside=%v: the OnDisconnect an OnDisconnecting hook registered never ran", inside)
 		}
+	}
+}
+
+// awaitErr waits at most 5 s for the result of what on ch and checks it
+// is want (errors.Is; nil for success).
+func awaitErr(t *testing.T, ch <-chan error, want error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+			t.Fatalf("%s: %v; want %v", what, err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still waiting after 5 s", what)
 	}
 }
